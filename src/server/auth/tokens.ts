@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { getAddress } from 'viem';
+
+/** Who a verified token says the caller is. Identity comes only from here. */
+export interface Identity {
+  /** EIP-55 checksummed */
+  address: `0x${string}`;
+  /** ms since the epoch */
+  expiresAt: number;
+}
+
+const ISSUER = 'p3-realtime';
+const AUDIENCE = 'p3-realtime:user';
+
+/**
+ * Bearer tokens: HS256 JWTs signed with P3_AUTH_SECRET, so every node verifies them
+ * without a shared store.
+ */
+export interface TokenService {
+  issue(address: string): Promise<{ token: string; expiresAt: number }>;
+  /** The identity of a valid token, or null (expired, forged, malformed). */
+  verify(token: string): Promise<Identity | null>;
+}
+
+export function createTokenService(options: {
+  secret: string;
+  ttlSec: number;
+  now?: () => number;
+}): TokenService {
+  const key = new TextEncoder().encode(options.secret);
+  const now = options.now ?? Date.now;
+  return {
+    async issue(address) {
+      const iat = Math.floor(now() / 1000);
+      const exp = iat + options.ttlSec;
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(getAddress(address))
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .setJti(randomBytes(12).toString('base64url'))
+        .sign(key);
+      return { token, expiresAt: exp * 1000 };
+    },
+    async verify(token) {
+      if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          currentDate: new Date(now()),
+          requiredClaims: ['sub', 'exp'],
+        });
+        const sub = payload.sub ?? '';
+        if (!/^0x[0-9a-fA-F]{40}$/.test(sub)) return null;
+        return { address: getAddress(sub), expiresAt: (payload.exp ?? 0) * 1000 };
+      } catch (error) {
+        if (error instanceof joseErrors.JOSEError) return null;
+        throw error;
+      }
+    },
+  };
+}
+
+/** A random secret for memory mode, where one process issues and verifies every token. */
+export function ephemeralSecret(): string {
+  return randomBytes(32).toString('base64url');
+}

@@ -1,0 +1,186 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { compareStreamIds, type Engine } from './types.js';
+
+export interface ContractClock {
+  now: () => number;
+  advance(ms: number): void;
+}
+
+export function fakeClock(start = 1_700_000_000_000): ContractClock {
+  let t = start;
+  return {
+    now: () => t,
+    advance(ms) {
+      t += ms;
+    },
+  };
+}
+
+/**
+ * The engine contract: every engine passes the same suite.
+ * `make` builds two engines sharing one store (two "nodes") and a clock.
+ */
+export function engineContract(
+  name: string,
+  make: (clock: ContractClock) => Promise<{ a: Engine; b: Engine; cleanup?: () => Promise<void> }>,
+): void {
+  describe(`engine contract: ${name}`, () => {
+    let a: Engine;
+    let b: Engine;
+    let clock: ContractClock;
+    let cleanup: (() => Promise<void>) | undefined;
+
+    beforeEach(async () => {
+      clock = fakeClock();
+      ({ a, b, cleanup } = await make(clock));
+    });
+    afterEach(async () => {
+      await a.close();
+      if (b !== a) await b.close();
+      await cleanup?.();
+    });
+
+    it('answers ping and has a unique instance id per node', async () => {
+      expect(await a.ping()).toBe(true);
+      expect(a.instanceId).not.toBe(b.instanceId);
+    });
+
+    it('publishes to subscribers on every node, in order, and stops after unsubscribe', async () => {
+      const gotA: string[] = [];
+      const gotB: string[] = [];
+      const offA = await a.subscribe('ch:test', (m) => gotA.push(m));
+      const offB = await b.subscribe('ch:test', (m) => gotB.push(m));
+      for (let i = 0; i < 20; i++) await a.publish('ch:test', `m${i}`);
+      await waitFor(() => gotA.length === 20 && gotB.length === 20);
+      expect(gotB).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+      expect(gotA).toEqual(gotB);
+      await offB();
+      await a.publish('ch:test', 'after');
+      await waitFor(() => gotA.length === 21);
+      expect(gotB).toHaveLength(20);
+      await offA();
+    });
+
+    it('keeps a failing subscriber from affecting the others', async () => {
+      const got: string[] = [];
+      const off1 = await a.subscribe('ch:err', () => {
+        throw new Error('boom');
+      });
+      const off2 = await a.subscribe('ch:err', (m) => got.push(m));
+      await b.publish('ch:err', 'x');
+      await waitFor(() => got.length === 1);
+      await off1();
+      await off2();
+    });
+
+    it('sets, gets, deletes keys, and expires them', async () => {
+      await a.set('k1', 'v1');
+      expect(await b.get('k1')).toBe('v1');
+      expect(await b.del('k1')).toBe(true);
+      expect(await a.get('k1')).toBeNull();
+      expect(await a.del('k1')).toBe(false);
+    });
+
+    it('setIfAbsent succeeds exactly once across nodes', async () => {
+      const results = await Promise.all([
+        a.setIfAbsent('once', 'a', 60_000),
+        b.setIfAbsent('once', 'b', 60_000),
+        a.setIfAbsent('once', 'c', 60_000),
+      ]);
+      expect(results.filter(Boolean)).toHaveLength(1);
+    });
+
+    it('take returns a value to exactly one caller', async () => {
+      await a.set('nonce:x', 'issued', 60_000);
+      const results = await Promise.all([a.take('nonce:x'), b.take('nonce:x'), b.take('nonce:x')]);
+      expect(results.filter((r) => r === 'issued')).toHaveLength(1);
+      expect(await a.get('nonce:x')).toBeNull();
+    });
+
+    it('incr counts across nodes and expire extends a key', async () => {
+      expect(await a.incr('ctr', 60_000)).toBe(1);
+      expect(await b.incr('ctr', 60_000)).toBe(2);
+      expect(await a.expire('ctr', 60_000)).toBe(true);
+      expect(await a.expire('missing', 60_000)).toBe(false);
+    });
+
+    it('stores hashes', async () => {
+      await a.hset('h', { x: '1', y: '2' });
+      expect(await b.hget('h', 'x')).toBe('1');
+      expect(await b.hgetall('h')).toEqual({ x: '1', y: '2' });
+      expect(await b.hdel('h', 'x')).toBe(true);
+      expect(await b.hdel('h', 'x')).toBe(false);
+      expect(await a.hgetall('h')).toEqual({ y: '2' });
+      expect(await a.hgetall('none')).toEqual({});
+    });
+
+    it('keeps FIFO lists shared across nodes', async () => {
+      await a.listPush('q', '1');
+      await b.listPush('q', '2');
+      await a.listPush('q', '0', true);
+      expect(await b.listLength('q')).toBe(3);
+      expect(await b.listRemove('q', '2')).toBe(1);
+      expect(await a.listPop('q')).toBe('0');
+      expect(await b.listPop('q')).toBe('1');
+      expect(await b.listPop('q')).toBeNull();
+    });
+
+    it('leases expire and each expired member is returned to one sweeper only', async () => {
+      await a.leaseAdd('room', 'p1', 1_000);
+      await b.leaseAdd('room', 'p2', 5_000);
+      expect((await b.leaseMembers('room')).sort()).toEqual(['p1', 'p2']);
+      clock.advance(2_000);
+      expect(await a.leaseMembers('room')).toEqual(['p2']);
+      const [ea, eb] = await Promise.all([a.leaseExpire('room'), b.leaseExpire('room')]);
+      expect([...ea, ...eb]).toEqual(['p1']);
+      await b.leaseAdd('room', 'p2', 5_000); // renewal
+      clock.advance(4_000);
+      expect(await a.leaseMembers('room')).toEqual(['p2']);
+      expect(await a.leaseRemove('room', 'p2')).toBe(true);
+      expect(await b.leaseRemove('room', 'p2')).toBe(false);
+      expect(await a.leaseMembers('room')).toEqual([]);
+    });
+
+    it('appends to streams with increasing ids and reads ranges after an id', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push(await (i % 2 ? a : b).streamAppend('s', `e${i}`));
+      for (let i = 1; i < ids.length; i++) expect(compareStreamIds(ids[i]!, ids[i - 1]!)).toBe(1);
+      const all = await a.streamRange('s', '0-0', 100);
+      expect(all.map((e) => e.data)).toEqual(Array.from({ length: 10 }, (_, i) => `e${i}`));
+      const after = await b.streamRange('s', ids[6]!, 2);
+      expect(after.map((e) => e.data)).toEqual(['e7', 'e8']);
+      expect((await a.streamTail('s', 3)).map((e) => e.data)).toEqual(['e7', 'e8', 'e9']);
+      const info = await b.streamInfo('s');
+      expect(info).toMatchObject({ length: 10, firstId: ids[0], lastId: ids[9], maxDeletedId: '0-0' });
+    });
+
+    it('trims streams to maxLen and reports what was trimmed', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push(await a.streamAppend('t', `e${i}`, { maxLen: 5 }));
+      const info = await b.streamInfo('t');
+      expect(info.length).toBe(5);
+      expect(info.firstId).toBe(ids[3]);
+      expect(info.maxDeletedId).toBe(ids[2]);
+      expect(await a.streamDelete('t', [ids[3]!, 'nonexistent-id'.replace(/\D/g, '') || '1-1'])).toBe(1);
+      expect((await b.streamInfo('t')).maxDeletedId).toBe(ids[3]);
+    });
+
+    it('reports an empty stream that was never written', async () => {
+      expect(await a.streamInfo('never')).toEqual({
+        length: 0,
+        firstId: null,
+        lastId: null,
+        maxDeletedId: '0-0',
+      });
+      expect(await a.streamRange('never', '0-0', 10)).toEqual([]);
+    });
+  });
+}
+
+export async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const start = Date.now();
+  while (!cond()) {
+    if (Date.now() - start > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

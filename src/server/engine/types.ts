@@ -1,0 +1,120 @@
+/**
+ * The engine: the one seam through which nodes share state. `memory` serves one
+ * process; `redis` serves any number of processes and hosts. Both are held to
+ * one contract suite (`engine.contract.ts`).
+ *
+ * Surfaces receive an engine from the composition root and never import a Redis client.
+ */
+export interface Engine {
+  readonly kind: 'memory' | 'redis';
+  /** Unique per process; lets a node recognise its own published messages. */
+  readonly instanceId: string;
+
+  /** true when the backing store answers (for /readyz). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+
+  // ── publish/subscribe ──────────────────────────────────────────────────────────
+  /** Delivers `message` to every subscriber of `channel` on every node, this one included. */
+  publish(channel: string, message: string): Promise<void>;
+  /** Resolves once the subscription is active; returns its unsubscribe function. */
+  subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+
+  // ── keys with expiry ───────────────────────────────────────────────────────────
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** SET NX PX: true when the key did not exist and now holds `value`. */
+  setIfAbsent(key: string, value: string, ttlMs: number): Promise<boolean>;
+  /** Atomically reads and deletes a key (single-use values such as nonces). */
+  take(key: string): Promise<string | null>;
+  del(key: string): Promise<boolean>;
+  /** Increments an integer key, creating it with `ttlMs` expiry when new. */
+  incr(key: string, ttlMs?: number): Promise<number>;
+  /** Extends a key's lifetime; false when it does not exist. */
+  expire(key: string, ttlMs: number): Promise<boolean>;
+
+  // ── hashes ─────────────────────────────────────────────────────────────────────
+  hset(key: string, fields: Record<string, string>): Promise<void>;
+  hget(key: string, field: string): Promise<string | null>;
+  hgetall(key: string): Promise<Record<string, string>>;
+  hdel(key: string, field: string): Promise<boolean>;
+
+  // ── lists (FIFO queues) ────────────────────────────────────────────────────────
+  /** Appends at the tail (or the head with `front`), returns the new length. */
+  listPush(key: string, value: string, front?: boolean): Promise<number>;
+  /** Removes and returns the head. */
+  listPop(key: string): Promise<string | null>;
+  listLength(key: string): Promise<number>;
+  /** Removes every occurrence of `value`; returns how many were removed. */
+  listRemove(key: string, value: string): Promise<number>;
+
+  // ── leases: set members that expire unless renewed ──────────────────────────────
+  /** Adds or renews `member` in the lease set `key` until now + ttlMs. */
+  leaseAdd(key: string, member: string, ttlMs: number): Promise<void>;
+  /** Removes a member; true when it was there (only one caller gets true). */
+  leaseRemove(key: string, member: string): Promise<boolean>;
+  /** Members whose lease has not run out. */
+  leaseMembers(key: string): Promise<string[]>;
+  /**
+   * Removes and returns the members whose lease ran out. Atomic: when several nodes
+   * sweep at once, each expired member is returned to exactly one of them.
+   */
+  leaseExpire(key: string): Promise<string[]>;
+
+  // ── append-only streams ────────────────────────────────────────────────────────
+  /**
+   * Appends an entry and returns its id (`<ms>-<seq>`, increasing within a stream).
+   * Keeps at most `maxLen` entries (oldest trimmed) and, with `minAgeMs`, trims entries
+   * older than that.
+   */
+  streamAppend(key: string, data: string, options?: StreamAppendOptions): Promise<string>;
+  /** Entries with id strictly greater than `afterId` ('0' or '0-0' for all), oldest first. */
+  streamRange(key: string, afterId: string, count: number): Promise<StreamEntry[]>;
+  /** The newest `count` entries, oldest first. */
+  streamTail(key: string, count: number): Promise<StreamEntry[]>;
+  streamInfo(key: string): Promise<StreamInfo>;
+  /** Deletes entries by id; returns how many existed. */
+  streamDelete(key: string, ids: string[]): Promise<number>;
+}
+
+export interface StreamAppendOptions {
+  /** @default unbounded */
+  maxLen?: number;
+  /** Entries older than this many ms are trimmed on append. */
+  minAgeMs?: number;
+  /** The whole stream expires this many ms after its last append. */
+  expireMs?: number;
+}
+
+export interface StreamEntry {
+  id: string;
+  data: string;
+}
+
+export interface StreamInfo {
+  length: number;
+  firstId: string | null;
+  lastId: string | null;
+  /** The greatest id ever trimmed or deleted ('0-0' when none): ids up to it are gone. */
+  maxDeletedId: string;
+}
+
+/** Compares two stream ids (`<ms>-<seq>`). */
+export function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = parseStreamId(a);
+  const [bm = 0, bs = 0] = parseStreamId(b);
+  if (am !== bm) return am < bm ? -1 : 1;
+  if (as !== bs) return as < bs ? -1 : 1;
+  return 0;
+}
+
+/** Parses `<ms>-<seq>` or `<ms>`; returns undefined for anything else. */
+export function parseStreamId(id: string): [number, number] {
+  const m = /^(\d{1,16})(?:-(\d{1,16}))?$/.exec(id);
+  if (!m) return [Number.NaN, Number.NaN];
+  return [Number(m[1]), Number(m[2] ?? 0)];
+}
+
+export function isStreamId(id: string): boolean {
+  return /^\d{1,16}-\d{1,16}$/.test(id) || /^\d{1,16}$/.test(id);
+}

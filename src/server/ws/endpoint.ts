@@ -1,0 +1,352 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { ErrorCode, RATE_LIMIT_MESSAGE } from '../../protocol/errors.js';
+import { type Identity, SiweError } from '../auth/index.js';
+import { TokenBucket } from '../limits/token-bucket.js';
+import type { SurfaceContext } from '../surface.js';
+
+/** How a first frame asks to authenticate. */
+export type AuthRequest = { token: string } | { message: string; signature: string };
+
+/** One WebSocket connection as a surface sees it. */
+export interface WsConnection {
+  /** Unique per connection: the signaling peerId. */
+  readonly id: string;
+  readonly remoteIp: string;
+  identity: Identity | undefined;
+  readonly open: boolean;
+  /** Serialises and sends; false when the socket is closed or was dropped as a slow reader. */
+  send(frame: unknown): boolean;
+  /** Sends an already serialised frame (serialise once, send to many). */
+  sendText(text: string): boolean;
+  error(code: string, message: string): void;
+  close(code: number, reason: string): void;
+}
+
+export interface WsEndpointOptions {
+  path: string;
+  /** Metric label and log name. */
+  surface: string;
+  /** Recognises an auth frame and returns its credentials; `null` for a malformed one. */
+  authFrame(frame: Record<string, unknown>): AuthRequest | null | undefined;
+  /** Frame types served before authentication (pings). */
+  publicTypes?: string[];
+  /** Called once the connection is authenticated (send `auth_ok` here). */
+  onAuthenticated(conn: WsConnection, token: string): void | Promise<void>;
+  /** Every parsed frame that is not an auth frame, from an authenticated connection or of a public type. */
+  onFrame(conn: WsConnection, frame: Record<string, unknown> & { type: string }): void | Promise<void>;
+  onClose?(conn: WsConnection): void | Promise<void>;
+  /** Called on every sweep (WS_HEARTBEAT_INTERVAL): renew leases here. */
+  onSweep?(conns: ReadonlySet<WsConnection>): void | Promise<void>;
+}
+
+export interface WsEndpoint {
+  readonly connections: ReadonlySet<WsConnection>;
+  close(): Promise<void>;
+}
+
+interface Conn extends WsConnection {
+  ws: WebSocket;
+  lastSeen: number;
+  bucket: TokenBucket;
+  authTimer: NodeJS.Timeout | undefined;
+  authenticating: boolean;
+}
+
+/**
+ * A WebSocket endpoint with the limits every p3 socket surface shares: Origin (checked at
+ * upgrade by the HTTP layer), connection caps, the auth deadline, frame size (ws's
+ * maxPayload closes with 1009), per-connection rate limit, heartbeat sweep with ping
+ * frames, a cap on unsent bytes, and JSON parsing with `bad_request` answers.
+ * permessage-deflate is off: no compression bombs, and no zlib cost per frame.
+ */
+export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions): WsEndpoint {
+  const { config, metrics, logger, now } = ctx;
+  const publicTypes = new Set(options.publicTypes ?? []);
+  const log = logger.child({ surface: options.surface });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: config.maxFrameBytes,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  const conns = new Set<Conn>();
+  const perAddress = new Map<string, number>();
+  const pendingPerIp = new Map<string, number>();
+
+  const m = {
+    connections: metrics.gauge(`p3_${options.surface}_connections`, 'Open WebSocket connections', ['state']),
+    framesIn: metrics.counter(`p3_${options.surface}_frames_in_total`, 'Frames received'),
+    framesOut: metrics.counter(`p3_${options.surface}_frames_out_total`, 'Frames sent'),
+    errors: metrics.counter(`p3_${options.surface}_errors_total`, 'Error frames sent by code', ['code']),
+    closed: metrics.counter(`p3_${options.surface}_closed_total`, 'Connections closed by reason', ['reason']),
+    refused: metrics.counter(`p3_${options.surface}_refused_total`, 'Connections refused by reason', [
+      'reason',
+    ]),
+  };
+  const updateGauge = () => {
+    let authed = 0;
+    for (const c of conns) if (c.identity) authed++;
+    m.connections.set({ state: 'authenticated' }, authed);
+    m.connections.set({ state: 'pending' }, conns.size - authed);
+  };
+
+  const inc = (map: Map<string, number>, key: string, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n <= 0) map.delete(key);
+    else map.set(key, n);
+  };
+
+  function refuse(socket: import('node:stream').Duplex, status: number, code: string, message: string) {
+    const body = JSON.stringify({ error: { code, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 429 ? 'Too Many Requests' : 'Service Unavailable'}\r\n` +
+        `Connection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+  }
+
+  ctx.onUpgrade(options.path, (req, socket, head, url) => {
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    if (!ctx.connections.tryAcquire()) {
+      m.refused.inc({ reason: 'capacity' });
+      refuse(socket, 503, ErrorCode.tooManyConnections, 'Server connection limit reached');
+      return;
+    }
+    if ((pendingPerIp.get(ip) ?? 0) >= config.maxUnauthenticatedPerIp) {
+      ctx.connections.release();
+      m.refused.inc({ reason: 'pending_per_ip' });
+      refuse(
+        socket,
+        429,
+        ErrorCode.tooManyConnections,
+        'Too many unauthenticated connections from this address',
+      );
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, req, ip, url));
+  });
+
+  function accept(ws: WebSocket, _req: IncomingMessage, ip: string, url: URL) {
+    inc(pendingPerIp, ip, 1);
+    const conn: Conn = {
+      id: randomUUID(),
+      remoteIp: ip,
+      identity: undefined,
+      ws,
+      lastSeen: now(),
+      bucket: new TokenBucket(config.rateLimit, config.rateBurst, now),
+      authTimer: undefined,
+      authenticating: false,
+      get open() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      send(frame) {
+        return conn.sendText(JSON.stringify(frame));
+      },
+      sendText(text) {
+        if (ws.readyState !== WebSocket.OPEN) return false;
+        if (ws.bufferedAmount > config.sendBufferBytes) {
+          // a reader that stopped reading: drop it rather than grow this process's memory
+          m.closed.inc({ reason: 'slow_consumer' });
+          log.warn({ peerId: conn.id, buffered: ws.bufferedAmount }, 'slow consumer dropped');
+          ws.terminate();
+          return false;
+        }
+        ws.send(text);
+        m.framesOut.inc();
+        return true;
+      },
+      error(code, message) {
+        m.errors.inc({ code });
+        conn.send({ type: 'error', data: { code, message } });
+      },
+      close(code, reason) {
+        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)
+          ws.close(code, reason);
+      },
+    };
+    conns.add(conn);
+    updateGauge();
+    conn.authTimer = setTimeout(() => {
+      if (!conn.identity) {
+        m.closed.inc({ reason: 'auth_timeout' });
+        conn.error(ErrorCode.notAuthenticated, 'Authentication timed out');
+        conn.close(1008, 'authentication timeout');
+      }
+    }, config.authTimeoutMs);
+    conn.authTimer.unref?.();
+
+    ws.on('pong', () => {
+      conn.lastSeen = now();
+    });
+    ws.on('message', (data, isBinary) => onMessage(conn, data, isBinary));
+    ws.on('error', (error) => {
+      // ws reports protocol violations here (and closes with 1002/1007/1009 itself)
+      m.closed.inc({ reason: (error as { code?: string }).code ?? 'error' });
+    });
+    ws.on('close', () => {
+      clearTimeout(conn.authTimer);
+      conns.delete(conn);
+      ctx.connections.release();
+      if (conn.identity) inc(perAddress, conn.identity.address, -1);
+      else inc(pendingPerIp, ip, -1);
+      updateGauge();
+      Promise.resolve(options.onClose?.(conn)).catch((error) =>
+        log.error({ err: error, peerId: conn.id }, 'close handler failed'),
+      );
+    });
+
+    const queryToken = url.searchParams.get('token');
+    if (queryToken) void authenticate(conn, { token: queryToken });
+  }
+
+  async function authenticate(conn: Conn, request: AuthRequest) {
+    if (conn.authenticating) {
+      conn.error(ErrorCode.badRequest, 'Authentication already in progress');
+      return;
+    }
+    conn.authenticating = true;
+    try {
+      let token: string;
+      if ('token' in request) token = request.token;
+      else token = (await ctx.auth.signIn(request.message, request.signature)).token;
+      const identity = await ctx.auth.tokens.verify(token);
+      if (!conn.open) return;
+      if (!identity) throw new SiweError('token', 'Token is invalid or expired');
+      if ((perAddress.get(identity.address) ?? 0) >= config.maxConnectionsPerAddress) {
+        m.refused.inc({ reason: 'per_address' });
+        conn.error(ErrorCode.tooManyConnections, 'Too many connections for this address');
+        conn.close(1008, 'too many connections');
+        return;
+      }
+      if (conn.identity) {
+        // re-authentication (token refresh) on a live connection: same address only
+        if (conn.identity.address !== identity.address) {
+          conn.error(ErrorCode.authFailed, 'A connection cannot change its address');
+          return;
+        }
+        conn.identity = identity;
+        await options.onAuthenticated(conn, token);
+        return;
+      }
+      conn.identity = identity;
+      clearTimeout(conn.authTimer);
+      inc(pendingPerIp, conn.remoteIp, -1);
+      inc(perAddress, identity.address, 1);
+      updateGauge();
+      await options.onAuthenticated(conn, token);
+    } catch (error) {
+      if (!(error instanceof SiweError)) log.error({ err: error }, 'authentication failed unexpectedly');
+      m.closed.inc({ reason: 'auth_failed' });
+      if (conn.identity) {
+        conn.error(
+          ErrorCode.authFailed,
+          error instanceof SiweError ? error.message : 'Authentication failed',
+        );
+      } else {
+        conn.error(
+          ErrorCode.authFailed,
+          error instanceof SiweError ? error.message : 'Authentication failed',
+        );
+        conn.close(1008, 'authentication failed');
+      }
+    } finally {
+      conn.authenticating = false;
+    }
+  }
+
+  function onMessage(conn: Conn, data: RawData, isBinary: boolean) {
+    conn.lastSeen = now();
+    m.framesIn.inc();
+    if (!conn.bucket.take()) {
+      m.errors.inc({ code: ErrorCode.rateLimited });
+      conn.send({ type: 'error', data: { code: ErrorCode.rateLimited, message: RATE_LIMIT_MESSAGE } });
+      return;
+    }
+    if (isBinary) {
+      conn.error(ErrorCode.badRequest, 'Frames must be JSON text');
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(data.toString());
+    } catch {
+      conn.error(ErrorCode.badRequest, 'Frame is not valid JSON');
+      return;
+    }
+    if (typeof frame !== 'object' || frame === null || Array.isArray(frame)) {
+      conn.error(ErrorCode.badRequest, 'Frame must be a JSON object');
+      return;
+    }
+    const f = frame as Record<string, unknown>;
+    if (typeof f.type !== 'string') {
+      conn.error(ErrorCode.badRequest, 'Frame needs a string "type"');
+      return;
+    }
+    if (f.type === 'auth') {
+      const request = options.authFrame(f);
+      if (!request) {
+        conn.error(ErrorCode.badRequest, 'auth needs a token, or a SIWE message and signature');
+        return;
+      }
+      void authenticate(conn, request);
+      return;
+    }
+    if (!conn.identity && !publicTypes.has(f.type)) {
+      conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
+      return;
+    }
+    try {
+      const done = options.onFrame(conn, f as Record<string, unknown> & { type: string });
+      if (done instanceof Promise) done.catch((error) => frameFailed(conn, error));
+    } catch (error) {
+      frameFailed(conn, error);
+    }
+  }
+
+  function frameFailed(conn: Conn, error: unknown) {
+    log.error({ err: error, peerId: conn.id }, 'frame handler failed');
+    conn.error(ErrorCode.internal, 'The server could not process this frame');
+  }
+
+  const sweep = setInterval(() => {
+    const t = now();
+    for (const c of conns) {
+      if (t - c.lastSeen > config.heartbeatTimeoutMs) {
+        m.closed.inc({ reason: 'heartbeat_timeout' });
+        c.ws.terminate();
+        continue;
+      }
+      if (c.identity && c.identity.expiresAt <= t) {
+        m.closed.inc({ reason: 'token_expired' });
+        c.error(ErrorCode.unauthorized, 'Token expired');
+        c.close(1008, 'token expired');
+        continue;
+      }
+      if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
+    }
+    Promise.resolve(options.onSweep?.(conns)).catch((error) => log.error({ err: error }, 'sweep failed'));
+  }, config.heartbeatIntervalMs);
+  sweep.unref();
+
+  return {
+    connections: conns,
+    async close() {
+      clearInterval(sweep);
+      const closing = [...conns].map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            c.ws.once('close', () => resolve());
+            c.close(1001, 'server shutting down');
+            setTimeout(() => {
+              c.ws.terminate();
+              resolve();
+            }, 2_000).unref();
+          }),
+      );
+      await Promise.all(closing);
+      wss.close();
+    },
+  };
+}
