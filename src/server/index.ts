@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { ErrorCode } from '../protocol/errors.js';
 import { type AuthContext, createAuth, mountAuthRoutes } from './auth/index.js';
 import { ephemeralSecret } from './auth/tokens.js';
@@ -10,6 +11,7 @@ import type { Engine } from './engine/types.js';
 import { HttpError, sendError, sendJson } from './http/errors.js';
 import { createOriginPolicy } from './http/origin.js';
 import { type RouteContext, Router } from './http/router.js';
+import { createStaticHandler } from './http/static.js';
 import { createLogger, type Logger, safeUrl } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import type { RawRequestHandler, Surface, SurfaceContext, UpgradeHandler } from './surface.js';
@@ -89,6 +91,10 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   });
 
   const router = new Router();
+  // the web app: P3_WEB_ROOT, else the one `npm run build` puts in web/dist
+  const serveStatic = createStaticHandler(
+    config.webRoot ?? fileURLToPath(new URL('../../web/dist', import.meta.url)),
+  );
   const upgrades: { path: string; prefix: boolean; handler: UpgradeHandler }[] = [];
   const requestPrefixes: { prefix: string; handler: RawRequestHandler }[] = [];
   const isAllowedOrigin = createOriginPolicy(config.allowedOrigins);
@@ -156,6 +162,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       }
     }
     const match = router.match(req.method ?? 'GET', url.pathname);
+    if (!match && serveStatic(req, res, url.pathname)) return;
     let route = 'unmatched';
     try {
       if (!match) throw new HttpError(404, ErrorCode.notFound, `No route for ${url.pathname}`);

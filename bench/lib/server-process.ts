@@ -1,0 +1,78 @@
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './stats.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export interface BenchServer {
+  name: string;
+  port: number;
+  proc: ChildProcess;
+  /** Heap used after a full GC, in bytes. */
+  heap(): Promise<number>;
+  cpu(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Forks a bench server module (bench/servers/*.ts) with --expose-gc, pinned to one core
+ * (taskset), and waits for it to report its port over IPC.
+ */
+export async function startBenchServer(
+  name: string,
+  module: string,
+  env: Record<string, string> = {},
+  opts: { core?: number; nodeArgs?: string[] } = {},
+): Promise<BenchServer> {
+  const proc = fork(`${root}/bench/servers/${module}`, [], {
+    cwd: root,
+    execArgv: ['--expose-gc', '--import', 'tsx', ...(opts.nodeArgs ?? [])],
+    env: { ...process.env, LOG_LEVEL: 'silent', ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  if (opts.core !== undefined) {
+    try {
+      execFileSync('taskset', ['-pc', String(opts.core), String(proc.pid)], { stdio: 'ignore' });
+    } catch {
+      // taskset missing: measure unpinned (the table says so)
+    }
+  }
+  const [msg] = (await Promise.race([
+    once(proc, 'message'),
+    new Promise((_, reject) => setTimeout(() => reject(new Error(`${name} did not start`)), 30_000)),
+  ])) as [{ port: number }];
+  let seq = 0;
+  return {
+    name,
+    port: msg.port,
+    proc,
+    async heap() {
+      const id = ++seq;
+      proc.send({ cmd: 'heap', id });
+      for (;;) {
+        const [m] = (await once(proc, 'message')) as [{ id?: number; heap?: number }];
+        if (m.id === id) return m.heap ?? Number.NaN;
+      }
+    },
+    cpu: () => cpuSeconds(proc.pid ?? 0),
+    async stop() {
+      if (proc.exitCode !== null) return;
+      proc.kill('SIGKILL');
+      await once(proc, 'exit');
+    },
+  };
+}
+
+/** Called by a bench server module once it listens: reports the port and serves heap queries. */
+export function serveBenchIpc(port: number): void {
+  process.on('message', (m: { cmd?: string; id?: number }) => {
+    if (m.cmd === 'heap') {
+      const g = (globalThis as { gc?: () => void }).gc;
+      g?.();
+      g?.();
+      process.send?.({ id: m.id, heap: process.memoryUsage().heapUsed });
+    }
+  });
+  process.send?.({ port });
+}

@@ -1,0 +1,154 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { round } from './lib/stats.js';
+import { benchSignaling } from './signaling.js';
+
+/**
+ * `npm run bench [-- <name>…] [--quick]`: every figure next to a baseline measured in the
+ * same run, as a table with ratios, written to bench/results/latest.{json,md}.
+ * The servers run pinned to core 0, this load generator on core 1 (see package.json).
+ */
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.filter((a) => !a.startsWith('--'));
+const want = (name: string) => only.length === 0 || only.includes(name);
+const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
+
+interface Row {
+  bench: string;
+  figure: string;
+  ours: number;
+  baseline: number;
+  baselineName: string;
+  unit: string;
+  /** 'lower' when a smaller figure is better */
+  better: 'lower' | 'higher';
+  target?: string;
+}
+const rows: Row[] = [];
+const raw: Record<string, unknown> = {};
+
+if (want('signaling')) {
+  const figs = await benchSignaling({
+    pairs: quick ? 200 : 1000,
+    seconds: quick ? 2 : 4,
+    rates: quick ? [10_000, 20_000] : [10_000, 20_000, 30_000, 40_000, 50_000, 60_000],
+    idleConns: quick ? 500 : 2000,
+    log,
+  });
+  raw.signaling = figs;
+  const [base, ours, peer] = figs;
+  if (base && ours) {
+    rows.push(
+      {
+        bench: 'signaling',
+        figure: 'relay p99 @10k msg/s',
+        ours: ours.at10k.p99,
+        baseline: base.at10k.p99,
+        baselineName: base.server,
+        unit: 'ms',
+        better: 'lower',
+        target: '≤ 1.5×',
+      },
+      {
+        bench: 'signaling',
+        figure: 'relay p50 @10k msg/s',
+        ours: ours.at10k.p50,
+        baseline: base.at10k.p50,
+        baselineName: base.server,
+        unit: 'ms',
+        better: 'lower',
+      },
+      {
+        bench: 'signaling',
+        figure: 'server CPU @10k msg/s',
+        ours: ours.at10k.serverCpu,
+        baseline: base.at10k.serverCpu,
+        baselineName: base.server,
+        unit: 'cores',
+        better: 'lower',
+      },
+      {
+        bench: 'signaling',
+        figure: 'capacity at p99 ≤ 10 ms',
+        ours: ours.capacity,
+        baseline: base.capacity,
+        baselineName: base.server,
+        unit: 'msg/s',
+        better: 'higher',
+        target: '≥ 0.8×',
+      },
+      {
+        bench: 'signaling',
+        figure: 'heap per idle authenticated conn',
+        ours: ours.heapPerIdleConnBytes,
+        baseline: base.heapPerIdleConnBytes,
+        baselineName: base.server,
+        unit: 'bytes',
+        better: 'lower',
+        target: '≤ 1.5×',
+      },
+    );
+  }
+  if (peer && ours) {
+    rows.push(
+      {
+        bench: 'signaling',
+        figure: 'relay p99 @10k msg/s',
+        ours: ours.at10k.p99,
+        baseline: peer.at10k.p99,
+        baselineName: peer.server,
+        unit: 'ms',
+        better: 'lower',
+        target: 'ahead',
+      },
+      {
+        bench: 'signaling',
+        figure: 'capacity at p99 ≤ 10 ms',
+        ours: ours.capacity,
+        baseline: peer.capacity,
+        baselineName: peer.server,
+        unit: 'msg/s',
+        better: 'higher',
+        target: 'ahead',
+      },
+      {
+        bench: 'signaling',
+        figure: 'heap per idle conn',
+        ours: ours.heapPerIdleConnBytes,
+        baseline: peer.heapPerIdleConnBytes,
+        baselineName: peer.server,
+        unit: 'bytes',
+        better: 'lower',
+        target: 'ahead',
+      },
+    );
+  }
+}
+
+let pinned = 'no (taskset missing)';
+try {
+  execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+  pinned = 'servers on core 0, load generator on core 1';
+} catch {}
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${pinned}`;
+const header = '| bench | figure | p3-realtime | baseline | ratio | target |\n|---|---|---|---|---|---|';
+const fmt = (n: number) => (Math.abs(n) >= 100 ? String(Math.round(n)) : String(round(n, 2)));
+const lines = rows.map((r) => {
+  const ratio = r.baseline ? r.ours / r.baseline : Number.NaN;
+  return `| ${r.bench} | ${r.figure} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} (${r.baselineName}) | ${round(ratio, 2)}× | ${r.target ?? ''} |`;
+});
+const table = `${header}\n${lines.join('\n')}`;
+const when = new Date().toISOString();
+process.stdout.write(`\n${machine}\n${when}${quick ? ' (quick)' : ''}\n\n${table}\n`);
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL('./results/latest.json', import.meta.url),
+  JSON.stringify({ when, machine, quick, rows, raw }, null, 2),
+);
+writeFileSync(
+  new URL('./results/latest.md', import.meta.url),
+  `Measured ${when} on ${machine}${quick ? ' (quick run)' : ''}.\n\n${table}\n`,
+);
+process.exit(0);
