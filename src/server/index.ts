@@ -12,9 +12,12 @@ import { HttpError, sendError, sendJson } from './http/errors.js';
 import { createOriginPolicy } from './http/origin.js';
 import { type RouteContext, Router } from './http/router.js';
 import { createStaticHandler } from './http/static.js';
+import { createLanesSurface, type LanesApi, lanesApi } from './lanes/index.js';
 import { createLogger, type Logger, safeUrl } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createSignalingSurface } from './signaling/index.js';
 import type { RawRequestHandler, Surface, SurfaceContext, UpgradeHandler } from './surface.js';
+import { createWebRTCSurface } from './webrtc/index.js';
 
 export type { Config } from './config.js';
 export { ConfigError, configHelp, loadConfig } from './config.js';
@@ -39,6 +42,8 @@ export interface RealtimeServer {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly auth: AuthContext;
+  /** Publish to SSE lanes and create lane sessions from embedding code. */
+  readonly lanes: LanesApi;
   readonly httpServer: Server;
   /** Starts serving; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
@@ -50,7 +55,7 @@ export interface RealtimeServer {
 type SurfaceFactory = (ctx: SurfaceContext) => Surface | Promise<Surface>;
 
 /** The surfaces in start order. Each is a folder with an index.ts. */
-const SURFACES: SurfaceFactory[] = [];
+const SURFACES: SurfaceFactory[] = [createSignalingSurface, createWebRTCSurface, createLanesSurface];
 
 /**
  * The one composition root: config, engine, logger, metrics, auth, HTTP and the surfaces.
@@ -229,16 +234,31 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
 
   const httpServer = createServer({
     keepAliveTimeout: 5_000,
-    headersTimeout: 10_000,
-    requestTimeout: 30_000,
+    // slowloris: headers must arrive within P3_HEADERS_TIMEOUT, checked every second
+    headersTimeout: config.headersTimeoutMs,
+    requestTimeout: Math.max(30_000, config.headersTimeoutMs),
+    connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs),
   });
+  // every TCP connection counts, also the ones that never finish a request
+  httpServer.maxConnections = config.maxConnections + 1_000;
   httpServer.on('request', (req, res) => {
     void handleRequest(req, res);
   });
   httpServer.on('upgrade', handleUpgrade);
-  httpServer.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-    else socket.destroy();
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // answer, then release the socket even if the peer never reads or closes (slowloris)
+    const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    socket.end(
+      timeout
+        ? 'HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n'
+        : 'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n',
+      () => socket.destroy(),
+    );
+    setTimeout(() => socket.destroy(), 1_000).unref();
   });
 
   let openSockets = 0;
@@ -290,6 +310,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     logger,
     metrics,
     auth,
+    lanes: lanesApi(surfaces),
     httpServer,
     listen() {
       return new Promise((resolve, reject) => {
