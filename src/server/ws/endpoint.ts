@@ -16,6 +16,8 @@ export interface WsConnection {
   readonly remoteIp: string;
   identity: Identity | undefined;
   readonly open: boolean;
+  /** Bytes queued on the socket and not yet sent (for coalescing to slow readers). */
+  readonly bufferedAmount: number;
   /** Serialises and sends; false when the socket is closed or was dropped as a slow reader. */
   send(frame: unknown): boolean;
   /** Sends an already serialised frame (serialise once, send to many). */
@@ -45,6 +47,9 @@ export interface WsEndpoint {
   readonly connections: ReadonlySet<WsConnection>;
   close(): Promise<void>;
 }
+
+/** How long a peer has to answer our close frame before the socket is dropped. */
+const CLOSE_HANDSHAKE_MS = 2_000;
 
 interface Conn extends WsConnection {
   ws: WebSocket;
@@ -141,6 +146,9 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       get open() {
         return ws.readyState === WebSocket.OPEN;
       },
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
       send(frame) {
         return conn.sendText(JSON.stringify(frame));
       },
@@ -162,8 +170,11 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
         conn.send({ type: 'error', data: { code, message } });
       },
       close(code, reason) {
-        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING)
+        if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
           ws.close(code, reason);
+          // a peer that never answers the close frame must not hold its slot for ws's 30 s
+          setTimeout(() => ws.terminate(), CLOSE_HANDSHAKE_MS).unref();
+        }
       },
     };
     conns.add(conn);
