@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { benchLanes } from './lanes.js';
 import { round } from './lib/stats.js';
 import { benchSignaling } from './signaling.js';
 
@@ -122,6 +123,56 @@ if (want('signaling')) {
         unit: 'bytes',
         better: 'lower',
         target: 'ahead',
+      },
+    );
+  }
+}
+
+if (want('lanes')) {
+  const figs = await benchLanes({ subscribers: quick ? 1_000 : 10_000, events: quick ? 5_000 : 20_000, log });
+  raw.lanes = figs;
+  const [base, ours] = figs;
+  if (base && ours) {
+    const name = base.server;
+    rows.push(
+      {
+        bench: 'lanes',
+        figure: `fan-out: last of ${quick ? '1k' : '10k'} streams has the event`,
+        ours: ours.fanoutLastMs,
+        baseline: base.fanoutLastMs,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+        target: '≤ 1.2×',
+      },
+      {
+        bench: 'lanes',
+        figure: 'events/s to one subscriber',
+        ours: ours.eventsPerSec,
+        baseline: base.eventsPerSec,
+        baselineName: name,
+        unit: 'ev/s',
+        better: 'higher',
+      },
+      {
+        bench: 'lanes',
+        figure: 'heap per open stream',
+        ours: ours.heapPerStreamBytes,
+        baseline: base.heapPerStreamBytes,
+        baselineName: name,
+        unit: 'bytes',
+        better: 'lower',
+        target: '≤ 1.2×',
+      },
+      {
+        bench: 'lanes',
+        figure: 'resume: replay 1,000 events',
+        ours: ours.resume1000Ms,
+        baseline: base.resume1000Ms,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+        target: '≤ 20 ms',
       },
     );
   }

@@ -40,6 +40,9 @@ export async function startBenchServer(
   }
   const [msg] = (await Promise.race([
     once(proc, 'message'),
+    once(proc, 'exit').then(([code]) => {
+      throw new Error(`${name} exited with ${code} before listening`);
+    }),
     new Promise((_, reject) => setTimeout(() => reject(new Error(`${name} did not start`)), 30_000)),
   ])) as [{ port: number }];
   let seq = 0;

@@ -9,12 +9,24 @@ import { connect, type Socket } from 'node:net';
  */
 export class MiniWs {
   readonly socket: Socket;
-  onText: (text: string) => void = () => {};
+  #onText: ((text: string) => void) | undefined;
+  /** Frames that arrived before a handler was set (e.g. with the 101 response). */
+  #early: string[] = [];
   onClose: () => void = () => {};
   #buf: Buffer = Buffer.alloc(0);
 
   private constructor(socket: Socket) {
     this.socket = socket;
+  }
+
+  get onText(): (text: string) => void {
+    return this.#onText ?? ((t: string) => this.#early.push(t));
+  }
+  set onText(handler: (text: string) => void) {
+    this.#onText = handler;
+    const early = this.#early;
+    this.#early = [];
+    for (const t of early) handler(t);
   }
 
   static open(port: number, path: string, headers: Record<string, string> = {}): Promise<MiniWs> {
