@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchLanes } from './lanes.js';
 import { round } from './lib/stats.js';
+import { benchMessaging } from './messaging.js';
 import { benchSignaling } from './signaling.js';
 
 /**
@@ -173,6 +174,80 @@ if (want('lanes')) {
         unit: 'ms',
         better: 'lower',
         target: '≤ 20 ms',
+      },
+    );
+  }
+}
+
+if (want('messaging')) {
+  const figs = await benchMessaging({
+    pairs: quick ? 200 : 1000,
+    rate: 10_000,
+    seconds: quick ? 2 : 5,
+    idle: quick ? 500 : 2000,
+    log,
+  });
+  raw.messaging = figs;
+  const [base, ours] = figs;
+  if (base && ours) {
+    const name = base.server;
+    rows.push(
+      {
+        bench: 'messaging',
+        figure: 'DM across 2 nodes p99 @10k msg/s',
+        ours: ours.p99,
+        baseline: base.p99,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+        target: '≤ 10 ms',
+      },
+      {
+        bench: 'messaging',
+        figure: 'DM across 2 nodes p50 @10k msg/s',
+        ours: ours.p50,
+        baseline: base.p50,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+      },
+      {
+        bench: 'messaging',
+        figure: 'DM lost (sent − received)',
+        ours: ours.sent - ours.received,
+        baseline: base.sent - base.received,
+        baselineName: name,
+        unit: 'msgs',
+        better: 'lower',
+      },
+      {
+        bench: 'messaging',
+        figure: 'server CPU, both nodes @10k msg/s',
+        ours: ours.serverCpu,
+        baseline: base.serverCpu,
+        baselineName: name,
+        unit: 'cores',
+        better: 'lower',
+      },
+      {
+        bench: 'messaging',
+        figure: 'heap per idle connection',
+        ours: ours.heapPerConnBytes,
+        baseline: base.heapPerConnBytes,
+        baselineName: name,
+        unit: 'bytes',
+        better: 'lower',
+        target: '≤ 1×',
+      },
+      {
+        bench: 'messaging',
+        figure: 'announcement: last of N/2 clients has it',
+        ours: ours.announceLastMs,
+        baseline: base.announceLastMs,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+        target: '≤ 1.2×',
       },
     );
   }

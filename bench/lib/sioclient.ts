@@ -28,7 +28,7 @@ export class MiniSio {
     ws.onText = (t) => {
       if (t === '2') ws.send('3');
       else if (t.startsWith('42')) {
-        const q = t.indexOf('"', 3);
+        const q = t.indexOf('"', 4);
         client.onEvent(t.slice(4, q), t);
       }
     };

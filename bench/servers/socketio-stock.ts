@@ -19,6 +19,10 @@ if (process.env.BENCH_REDIS_URL) {
 io.on('connection', (socket) => {
   const id = String((socket.handshake.auth as { id?: string }).id ?? socket.id);
   socket.join(id);
+  // the announcement baseline: one emit to every connected client
+  socket.on('announce-all', (data: unknown) => {
+    io.emit('announce', data);
+  });
   socket.on('dm', (msg: { to: string; content: string }) => {
     io.to(msg.to).emit('dm', { from: id, to: msg.to, content: msg.content, timestamp: Date.now() });
   });

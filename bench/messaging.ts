@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { getAddress } from 'viem';
+import { createTokenService } from '../src/server/auth/tokens.js';
+import { type BenchServer, startBenchServer } from './lib/server-process.js';
+import { MiniSio } from './lib/sioclient.js';
+import { percentiles } from './lib/stats.js';
+
+const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
+const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface DmFigures {
+  server: string;
+  rate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  serverCpu: number;
+  heapPerConnBytes: number;
+  announceLastMs: number;
+}
+
+interface Endpoint {
+  open(node: BenchServer, id: string): Promise<MiniSio>;
+  /** The event text of one DM from `from` to `to` (content ends with |t=<send time>). */
+  send(client: MiniSio, to: string, content: string): void;
+  receiveEvent: string;
+  /** Per received DM, what the receiving app must send back (p3: ack for the inbox). */
+  onReceive?(client: MiniSio, raw: string): void;
+}
+
+const tokens = createTokenService({ secret: SECRET, ttlSec: 3600 });
+const PAD = 'x'.repeat(200);
+
+const stock: Endpoint = {
+  open: (node, id) => MiniSio.open(node.port, { id }),
+  send: (c, to, content) => c.emitRaw('dm', JSON.stringify({ to, content })),
+  receiveEvent: 'dm',
+};
+
+const p3: Endpoint = {
+  async open(node, id) {
+    const { token } = await tokens.issue(id);
+    return MiniSio.open(node.port, { token });
+  },
+  // with an ack id, as the SDK sends it (the ack is the sender's confirmation)
+  send: (c, to, content) => c.ws.send(`421["message:send",${JSON.stringify({ to, content })}]`),
+  receiveEvent: 'message:receive',
+  onReceive(c, raw) {
+    const id = /"id":"([^"]+)"/.exec(raw)?.[1];
+    if (id) c.emitRaw('message:ack', `{"ids":["${id}"]}`);
+  },
+};
+
+async function runDm(
+  nodes: [BenchServer, BenchServer],
+  ep: Endpoint,
+  pairs: number,
+  rate: number,
+  seconds: number,
+  name: string,
+): Promise<Omit<DmFigures, 'heapPerConnBytes' | 'announceLastMs'> & { clients: MiniSio[] }> {
+  const ids = Array.from({ length: pairs * 2 }, () => getAddress(`0x${randomBytes(20).toString('hex')}`));
+  const clients: MiniSio[] = [];
+  for (let i = 0; i < ids.length; i += 50) {
+    clients.push(
+      ...(await Promise.all(ids.slice(i, i + 50).map((id, j) => ep.open(nodes[(i + j) % 2]!, id)))),
+    );
+  }
+  const samples: number[] = [];
+  let received = 0;
+  clients.forEach((c) => {
+    c.onEvent = (event, raw) => {
+      if (event !== ep.receiveEvent) return;
+      const i = raw.lastIndexOf('|t=');
+      if (i < 0) return;
+      received++;
+      samples.push(performance.now() - Number.parseFloat(raw.slice(i + 3)));
+      ep.onReceive?.(c, raw);
+    };
+  });
+  const cpu0 = nodes[0].cpu() + nodes[1].cpu();
+  const start = performance.now();
+  const total = Math.round(rate * seconds);
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) {
+        // client 2k (node A) sends to 2k+1 (node B) and back: every DM crosses nodes
+        const k = sent % pairs;
+        const forward = Math.floor(sent / pairs) % 2 === 0;
+        const from = clients[2 * k + (forward ? 0 : 1)]!;
+        const to = ids[2 * k + (forward ? 1 : 0)]!;
+        ep.send(from, to, `${PAD}|t=${performance.now().toFixed(3)}`);
+        sent++;
+      }
+      if (sent >= total) resolve();
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+  const deadline = performance.now() + 3_000;
+  while (received < sent && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const elapsed = (performance.now() - start) / 1000;
+  const pc = percentiles(samples);
+  return {
+    server: name,
+    rate,
+    sent,
+    received,
+    p50: pc.p50,
+    p99: pc.p99,
+    p999: pc.p999,
+    serverCpu: (nodes[0].cpu() + nodes[1].cpu() - cpu0) / elapsed,
+    clients,
+  };
+}
+
+export async function benchMessaging(opts: {
+  pairs: number;
+  rate: number;
+  seconds: number;
+  idle: number;
+  log: (s: string) => void;
+}): Promise<DmFigures[]> {
+  const stream = `bench-${randomBytes(4).toString('hex')}`;
+  const targets: [string, string, Endpoint, Record<string, string>][] = [
+    [
+      'stock Socket.IO + Redis adapter',
+      'socketio-stock.ts',
+      stock,
+      { BENCH_REDIS_URL: REDIS, BENCH_STREAM: stream },
+    ],
+    [
+      'p3 messaging (2 nodes, Redis)',
+      'p3.ts',
+      p3,
+      {
+        REDIS_URL: REDIS,
+        P3_AUTH_SECRET: SECRET,
+        P3_MAX_PENDING_PER_IP: '100000',
+        P3_MAX_CONNECTIONS_PER_ADDRESS: '100000',
+      },
+    ],
+  ];
+  const out: DmFigures[] = [];
+  for (const [name, module, ep, env] of targets) {
+    const a = await startBenchServer(`${name} A`, module, env, { core: 0 });
+    const b = await startBenchServer(`${name} B`, module, env, { core: 0 });
+    try {
+      opts.log(`messaging: ${name}: ${opts.pairs} pairs across 2 nodes`);
+      const warm = await runDm([a, b], ep, Math.min(50, opts.pairs), 1_000, 1, name);
+      for (const c of warm.clients) c.close();
+      const r = await runDm([a, b], ep, opts.pairs, opts.rate, opts.seconds, name);
+      opts.log(
+        `messaging: ${name}: ${opts.rate}/s p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, lost ${r.sent - r.received}`,
+      );
+      // fan-out of one announcement to every client on node A (emit to all, time to the last)
+      const announce = r.clients.filter((_, i) => i % 2 === 0);
+      for (const c of r.clients) c.onEvent = () => {};
+      let got = 0;
+      let last = 0;
+      for (const c of announce) {
+        c.onEvent = (event) => {
+          if (event === 'system:announcement' || event === 'announce') {
+            got++;
+            last = performance.now();
+          }
+        };
+      }
+      const t0 = performance.now();
+      if (module === 'p3.ts') {
+        const { Redis } = await import('ioredis');
+        const redis = new Redis(REDIS);
+        await redis.publish('p3:broadcast', JSON.stringify({ text: PAD }));
+        await redis.quit();
+      } else {
+        announce[0]!.emitRaw('announce-all', JSON.stringify({ text: PAD }));
+      }
+      while (got < announce.length && performance.now() - t0 < 10_000)
+        await new Promise((res) => setTimeout(res, 2));
+      const announceLastMs = got >= announce.length ? last - t0 : Number.NaN;
+      for (const c of r.clients) c.close();
+      await new Promise((res) => setTimeout(res, 300));
+      // heap per idle connection on one node
+      const h0 = await a.heap();
+      const idle: MiniSio[] = [];
+      for (let i = 0; i < opts.idle; i += 50) {
+        idle.push(
+          ...(await Promise.all(
+            Array.from({ length: Math.min(50, opts.idle - i) }, () =>
+              ep.open(a, getAddress(`0x${randomBytes(20).toString('hex')}`)),
+            ),
+          )),
+        );
+      }
+      const heapPerConnBytes = ((await a.heap()) - h0) / opts.idle;
+      for (const c of idle) c.close();
+      const { clients: _c, ...fig } = r;
+      out.push({ ...fig, heapPerConnBytes, announceLastMs });
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }
+  return out;
+}
