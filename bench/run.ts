@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { benchLanes } from './lanes.js';
 import { round } from './lib/stats.js';
 import { benchMessaging } from './messaging.js';
+import { benchPulse } from './pulse.js';
 import { benchSignaling } from './signaling.js';
 
 /**
@@ -248,6 +249,52 @@ if (want('messaging')) {
         unit: 'ms',
         better: 'lower',
         target: '≤ 1.2×',
+      },
+    );
+  }
+}
+
+if (want('pulse')) {
+  const figs = await benchPulse({
+    nodes: 20,
+    subs: quick ? 20 : 100,
+    rate: quick ? 200 : 500,
+    seconds: quick ? 2 : 5,
+    workers: 4,
+    tasks: quick ? 500 : 2_000,
+    log,
+  });
+  raw.pulse = figs;
+  const [base, ours] = figs;
+  if (base && ours) {
+    const name = base.server;
+    rows.push(
+      {
+        bench: 'pulse',
+        figure: 'metrics deliveries/s to dashboards',
+        ours: ours.deliveredPerSec,
+        baseline: base.deliveredPerSec,
+        baselineName: name,
+        unit: '/s',
+        better: 'higher',
+      },
+      {
+        bench: 'pulse',
+        figure: 'metrics update → dashboard p99',
+        ours: ours.p99,
+        baseline: base.p99,
+        baselineName: name,
+        unit: 'ms',
+        better: 'lower',
+      },
+      {
+        bench: 'pulse',
+        figure: 'tasks/s submit → result (4 workers)',
+        ours: ours.tasksPerSec ?? Number.NaN,
+        baseline: Number.NaN,
+        baselineName: 'none',
+        unit: '/s',
+        better: 'higher',
       },
     );
   }
