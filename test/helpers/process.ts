@@ -5,6 +5,11 @@ import { TEST_DOMAIN, TEST_SECRET, TEST_SERVICE_KEY } from './server.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
 export interface ServerProcess {
   proc: ChildProcess;
   port: number;
@@ -22,7 +27,7 @@ export interface ServerProcess {
  */
 export async function spawnServer(
   env: Record<string, string> = {},
-  timeoutMs = 30_000,
+  timeoutMs = 90_000,
 ): Promise<ServerProcess> {
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
     cwd: root,
@@ -38,6 +43,9 @@ export async function spawnServer(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // a test that fails or times out must not leave its servers running
+  live.add(proc);
+  proc.on('exit', () => live.delete(proc));
   let out = '';
   proc.stdout?.on('data', (d) => {
     out += d;
@@ -46,7 +54,10 @@ export async function spawnServer(
     out += d;
   });
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const m = /"port":(\d+)[^\n]*p3-realtime listening|p3-realtime listening[^\n]*"port":(\d+)/.exec(out);
       if (m) {

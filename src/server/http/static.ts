@@ -37,7 +37,9 @@ export function createStaticHandler(root: string | undefined) {
       isFile = statSync(file).isFile();
     } catch {}
     if (!isFile) {
-      if (extname(rel) !== '') return false;
+      // the single-page fallback is for browsers navigating, never for API paths
+      const wantsHtml = String(req.headers.accept ?? '').includes('text/html');
+      if (extname(rel) !== '' || !wantsHtml || /^(v1|pulse|signaling|socket\.io)(\/|$)/.test(rel)) return false;
       file = join(base, 'index.html');
     }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';
