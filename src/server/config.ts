@@ -226,7 +226,12 @@ export const CONFIG_SPEC = {
     int(60, 30 * 86400),
   ),
   sessionTtlSec: spec('P3_SESSION_TTL', '86400', 'Lifetime of an SSE session (s)', int(60, 30 * 86400)),
-  sseRetryMs: spec('P3_SSE_RETRY', '3000', 'Reconnect delay an SSE stream asks for (retry:, ms)', int(0, 600_000)),
+  sseRetryMs: spec(
+    'P3_SSE_RETRY',
+    '3000',
+    'Reconnect delay an SSE stream asks for (retry:, ms)',
+    int(0, 600_000),
+  ),
   sseKeepAliveMs: spec(
     'P3_SSE_KEEPALIVE',
     '15000',
@@ -235,13 +240,24 @@ export const CONFIG_SPEC = {
   ),
   receiptsMax: spec('P3_RECEIPTS_MAX', '100000', 'Receipts retained for services', int(1, 100_000_000)),
   receiptsTtlSec: spec('P3_RECEIPTS_TTL', '604800', 'Age of retained receipts (s)', int(60, 365 * 86400)),
+  laneEventMaxBytes: spec(
+    'P3_LANE_EVENT_BYTES',
+    '65536',
+    'Largest lane event or receipt data, serialised (bytes; larger: 413)',
+    int(256, 16 << 20),
+  ),
   pulseTaskTimeoutMs: spec(
     'P3_PULSE_TASK_TIMEOUT',
     '30000',
     'Default deadline of one pulse task attempt (ms)',
     int(100, 86_400_000),
   ),
-  pulseMaxAttempts: spec('P3_PULSE_MAX_ATTEMPTS', '3', 'Assignments of a pulse task before it fails', int(1, 100)),
+  pulseMaxAttempts: spec(
+    'P3_PULSE_MAX_ATTEMPTS',
+    '3',
+    'Assignments of a pulse task before it fails',
+    int(1, 100),
+  ),
   pulseQueueMax: spec('P3_PULSE_QUEUE_MAX', '10000', 'Queued pulse tasks per capability', int(1, 10_000_000)),
   pulseTaskTtlSec: spec(
     'P3_PULSE_TASK_TTL',

@@ -13,8 +13,10 @@ import { createOriginPolicy } from './http/origin.js';
 import { type RouteContext, Router } from './http/router.js';
 import { createStaticHandler } from './http/static.js';
 import { createLanesSurface, type LanesApi, lanesApi } from './lanes/index.js';
+import { createMessagingSurface, type MessagingApi, messagingApi } from './messaging/index.js';
 import { createLogger, type Logger, safeUrl } from './observability/logger.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
+import { createPulseSurface } from './pulse/index.js';
 import { createSignalingSurface } from './signaling/index.js';
 import type { RawRequestHandler, Surface, SurfaceContext, UpgradeHandler } from './surface.js';
 import { createWebRTCSurface } from './webrtc/index.js';
@@ -44,6 +46,8 @@ export interface RealtimeServer {
   readonly auth: AuthContext;
   /** Publish to SSE lanes and create lane sessions from embedding code. */
   readonly lanes: LanesApi;
+  /** The Socket.IO messaging server (emit to `u:<address>` to reach every device of an address). */
+  readonly messaging: MessagingApi;
   readonly httpServer: Server;
   /** Starts serving; resolves with the bound address. */
   listen(): Promise<AddressInfo>;
@@ -55,7 +59,13 @@ export interface RealtimeServer {
 type SurfaceFactory = (ctx: SurfaceContext) => Surface | Promise<Surface>;
 
 /** The surfaces in start order. Each is a folder with an index.ts. */
-const SURFACES: SurfaceFactory[] = [createSignalingSurface, createWebRTCSurface, createLanesSurface];
+const SURFACES: SurfaceFactory[] = [
+  createSignalingSurface,
+  createWebRTCSurface,
+  createLanesSurface,
+  createPulseSurface,
+  createMessagingSurface,
+];
 
 /**
  * The one composition root: config, engine, logger, metrics, auth, HTTP and the surfaces.
@@ -311,6 +321,7 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
     metrics,
     auth,
     lanes: lanesApi(surfaces),
+    messaging: messagingApi(surfaces),
     httpServer,
     listen() {
       return new Promise((resolve, reject) => {

@@ -48,7 +48,7 @@ describe('cross-site WebSocket hijacking', () => {
           expect((error as Error).message).toMatch(/403/);
         }
       }
-      for (const headers of [{ Origin: ALLOWED }, {}, { Origin: t.url }]) {
+      for (const headers of [{ Origin: ALLOWED }, {}, { Origin: t.url }] as Record<string, string>[]) {
         const ws = await RawWs.open(t.port, url, headers);
         ws.destroy();
       }

@@ -39,7 +39,8 @@ export function createStaticHandler(root: string | undefined) {
     if (!isFile) {
       // the single-page fallback is for browsers navigating, never for API paths
       const wantsHtml = String(req.headers.accept ?? '').includes('text/html');
-      if (extname(rel) !== '' || !wantsHtml || /^(v1|pulse|signaling|socket\.io)(\/|$)/.test(rel)) return false;
+      if (extname(rel) !== '' || !wantsHtml || /^(v1|pulse|signaling|socket\.io)(\/|$)/.test(rel))
+        return false;
       file = join(base, 'index.html');
     }
     const type = TYPES[extname(file)] ?? 'application/octet-stream';

@@ -1,0 +1,67 @@
+import type { ErrorResponse } from '../protocol/errors.js';
+import { ClientError } from './errors.js';
+import type { FetchLike } from './platform.js';
+
+/**
+ * Where a client gets its bearer token: a fixed string, a function (called before every
+ * connection, so a refreshed token is used after a reconnect), or an auth session from
+ * `createAuthSession`.
+ */
+export type TokenSource = string | (() => string | Promise<string>) | { getToken(): Promise<string> };
+
+export async function resolveToken(source: TokenSource): Promise<string> {
+  if (typeof source === 'string') return source;
+  if (typeof source === 'function') return source();
+  return source.getToken();
+}
+
+/**
+ * One JSON REST call. Errors become `ClientError`s with the protocol's code (or `network`
+ * when no answer came back), so callers can tell "retry later" from "you are not allowed".
+ */
+export async function requestJson<T>(
+  fetchFn: FetchLike,
+  url: URL | string,
+  init: { method?: string; token?: string; body?: unknown; signal?: AbortSignal } = {},
+): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  if (init.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetchFn(String(url), {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers,
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+  } catch (error) {
+    if (init.signal?.aborted) throw new ClientError('aborted', 'Request aborted', { cause: error });
+    throw new ClientError('network', `Request to ${String(url)} failed`, { cause: error });
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (!res.ok) {
+    const error = (body as ErrorResponse | undefined)?.error;
+    if (error && typeof error.code === 'string') throw ClientError.from(error, res.status);
+    throw new ClientError(res.status >= 500 ? 'unavailable' : 'bad_response', `HTTP ${res.status}`, {
+      status: res.status,
+    });
+  }
+  return body as T;
+}
+
+/** Calls `listener` with each refreshed token, when the source can tell (an auth session). */
+export function onTokenRefresh(source: TokenSource, listener: (token: string) => void): () => void {
+  if (typeof source === 'object' && 'on' in source && typeof source.on === 'function') {
+    return (source as { on(t: 'token', l: (r: { token: string }) => void): () => void }).on('token', (r) =>
+      listener(r.token),
+    );
+  }
+  return () => {};
+}

@@ -1,0 +1,282 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  type Ack,
+  type Address,
+  CallEndReason,
+  type CallInviteAck,
+  type CallMedia,
+  MessagingErrorCode,
+} from '../../protocol/messaging.js';
+import type { Engine } from '../engine/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { userRoom } from './delivery.js';
+import type { MsgServer, MsgSocket } from './transport.js';
+
+interface Call {
+  roomId: string;
+  caller: Address;
+  callee: Address;
+  media: CallMedia;
+  state: 'ringing' | 'active';
+  createdAt: number;
+  /** The callee's socket that answered. */
+  answeredBy?: string;
+}
+
+/** An active call's keys outlive a client that never says goodbye for this long at most. */
+const ACTIVE_TTL_MS = 6 * 3600_000;
+
+const busy = (code: string, message: string): Ack<CallInviteAck> => ({ ok: false, error: { code, message } });
+const notFound: Ack = {
+  ok: false,
+  error: { code: MessagingErrorCode.callNotFound, message: 'No such ringing or active call of yours' },
+};
+
+/**
+ * Call invitations, with their state in the engine so that caller and callee may sit on
+ * different nodes:
+ * - `call:room:<roomId>`: the call; `call:pair:<a>|<b>`: at most one call per pair;
+ *   `call:busy:<address>`: at most one call per address (else `busy`);
+ * - `call:resolved:<roomId>` (SET NX): exactly one of accept, reject, cancel and the
+ *   ring timeout decides a ringing call, even when two devices answer at once.
+ * Two users inviting each other at once: the second invite finds the pair taken by the
+ * first one's ringing call and answers it instead, so there is one call, not two.
+ * The ring timer runs on the inviting node; if that node dies, the keys still expire.
+ */
+export function createCalls(deps: {
+  engine: Engine;
+  io: MsgServer;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  ringTimeoutMs: number;
+  maxTimers: number;
+}) {
+  const { engine, io, now, ringTimeoutMs } = deps;
+  const ringTtl = ringTimeoutMs + 10_000;
+  const roomKey = (roomId: string) => `call:room:${roomId}`;
+  const pairKey = (a: Address, b: Address) => `call:pair:${a < b ? `${a}|${b}` : `${b}|${a}`}`;
+  const busyKey = (a: Address) => `call:busy:${a}`;
+  const resolvedKey = (roomId: string) => `call:resolved:${roomId}`;
+  const timers = new Map<string, NodeJS.Timeout>();
+  /** socket id → roomId of the call it is ringing out (cancelled when it leaves). */
+  const outgoing = new Map<string, string>();
+  const outcomes = deps.metrics.counter('p3_messaging_calls_total', 'Call invitations by outcome', [
+    'outcome',
+  ]);
+  deps.metrics.gauge('p3_messaging_ringing_calls', 'Ring timers on this node', [], function () {
+    this.set(timers.size);
+  });
+
+  const load = async (roomId: string): Promise<Call | undefined> => {
+    const raw = await engine.get(roomKey(roomId));
+    return raw ? (JSON.parse(raw) as Call) : undefined;
+  };
+
+  async function cleanup(call: Call) {
+    const t = timers.get(call.roomId);
+    if (t) clearTimeout(t);
+    timers.delete(call.roomId);
+    const pair = pairKey(call.caller, call.callee);
+    await Promise.all([
+      engine.del(roomKey(call.roomId)),
+      (await engine.get(pair)) === call.roomId ? engine.del(pair) : undefined,
+      (await engine.get(busyKey(call.caller))) === call.roomId ? engine.del(busyKey(call.caller)) : undefined,
+      (await engine.get(busyKey(call.callee))) === call.roomId ? engine.del(busyKey(call.callee)) : undefined,
+    ]);
+  }
+
+  /** Decides a ringing call; false when something else decided it first. */
+  const resolve = (roomId: string, how: string) =>
+    engine.setIfAbsent(resolvedKey(roomId), how, ACTIVE_TTL_MS);
+
+  async function accept(socket: MsgSocket, roomId: string): Promise<Ack> {
+    const me = socket.data.address;
+    const call = await load(roomId);
+    if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
+    if (!(await resolve(roomId, 'accepted'))) return notFound;
+    call.state = 'active';
+    call.answeredBy = socket.id;
+    await engine.set(roomKey(roomId), JSON.stringify(call), ACTIVE_TTL_MS);
+    await Promise.all([
+      engine.expire(pairKey(call.caller, call.callee), ACTIVE_TTL_MS),
+      engine.expire(busyKey(call.caller), ACTIVE_TTL_MS),
+      engine.expire(busyKey(call.callee), ACTIVE_TTL_MS),
+    ]);
+    const t = timers.get(roomId);
+    if (t) clearTimeout(t);
+    timers.delete(roomId);
+    outcomes.inc({ outcome: 'accepted' });
+    io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me });
+    io.to(userRoom(me))
+      .except(socket.id)
+      .emit('call:ended', { roomId, from: me, reason: CallEndReason.answeredElsewhere });
+    return { ok: true };
+  }
+
+  async function ringTimeout(roomId: string) {
+    timers.delete(roomId);
+    const call = await load(roomId);
+    if (call?.state !== 'ringing' || !(await resolve(roomId, 'missed'))) return;
+    outcomes.inc({ outcome: 'missed' });
+    io.to(userRoom(call.callee)).emit('call:ended', {
+      roomId,
+      from: call.caller,
+      reason: CallEndReason.missed,
+    });
+    io.to(userRoom(call.caller)).emit('call:ended', {
+      roomId,
+      from: call.callee,
+      reason: CallEndReason.missed,
+    });
+    await cleanup(call);
+  }
+
+  async function end(socket: MsgSocket, roomId: string, reason: string | undefined): Promise<Ack> {
+    const me = socket.data.address;
+    const call = await load(roomId);
+    if (!call || (call.caller !== me && call.callee !== me)) return notFound;
+    const other = call.caller === me ? call.callee : call.caller;
+    if (call.state === 'ringing') {
+      if (call.callee === me) return reject(socket, roomId, reason);
+      if (!(await resolve(roomId, 'cancelled'))) {
+        // answered at this very moment: hang up the call that just started
+        const current = await load(roomId);
+        if (current?.state !== 'active') return notFound;
+      } else {
+        outcomes.inc({ outcome: 'cancelled' });
+      }
+    }
+    for (const [sid, r] of outgoing) if (r === roomId) outgoing.delete(sid);
+    const why = reason ?? (call.state === 'ringing' ? CallEndReason.cancelled : CallEndReason.hangup);
+    io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why });
+    io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why });
+    await cleanup(call);
+    return { ok: true };
+  }
+
+  async function reject(socket: MsgSocket, roomId: string, reason: string | undefined): Promise<Ack> {
+    const me = socket.data.address;
+    const call = await load(roomId);
+    if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
+    if (!(await resolve(roomId, 'rejected'))) return notFound;
+    outcomes.inc({ outcome: 'rejected' });
+    io.to(userRoom(call.caller)).emit('call:rejected', { roomId, from: me, reason: reason ?? 'rejected' });
+    io.to(userRoom(me))
+      .except(socket.id)
+      .emit('call:ended', { roomId, from: me, reason: CallEndReason.rejectedElsewhere });
+    await cleanup(call);
+    return { ok: true };
+  }
+
+  return {
+    accept,
+    reject,
+    end,
+
+    async invite(
+      socket: MsgSocket,
+      req: { to: Address; roomId: string; media: CallMedia },
+    ): Promise<Ack<CallInviteAck>> {
+      const me = socket.data.address;
+      const { to, roomId, media } = req;
+      if (to === me)
+        return { ok: false, error: { code: ErrorCode.badRequest, message: 'Cannot call yourself' } };
+      const call: Call = { roomId, caller: me, callee: to, media, state: 'ringing', createdAt: now() };
+      if (!(await engine.setIfAbsent(roomKey(roomId), JSON.stringify(call), ringTtl))) {
+        const existing = await load(roomId);
+        if (existing?.caller === me && existing.callee === to)
+          return { ok: true, roomId, status: existing.state === 'active' ? 'accepted' : 'ringing' };
+        return {
+          ok: false,
+          error: { code: ErrorCode.badRequest, message: 'roomId is in use by another call' },
+        };
+      }
+      const undo: string[] = [roomKey(roomId)];
+      const giveUp = async (answer: Ack<CallInviteAck>) => {
+        await Promise.all(undo.map((k) => engine.del(k)));
+        return answer;
+      };
+      if (!(await engine.setIfAbsent(pairKey(me, to), roomId, ringTtl))) {
+        const theirs = await engine.get(pairKey(me, to));
+        const other = theirs ? await load(theirs) : undefined;
+        if (other && other.state === 'ringing' && other.caller === to && other.callee === me) {
+          // they are calling us at the same moment: answer their call rather than ring a second one
+          await giveUp({ ok: true, roomId, status: 'ringing' });
+          const answered = await accept(socket, other.roomId);
+          outcomes.inc({ outcome: 'merged' });
+          return answered.ok
+            ? { ok: true, roomId: other.roomId, status: 'accepted' }
+            : (answered as Ack<CallInviteAck>);
+        }
+        outcomes.inc({ outcome: 'busy' });
+        return giveUp(busy(MessagingErrorCode.busy, 'You are already in a call with this address'));
+      }
+      undo.push(pairKey(me, to));
+      if (!(await engine.setIfAbsent(busyKey(me), roomId, ringTtl))) {
+        outcomes.inc({ outcome: 'busy' });
+        return giveUp(busy(MessagingErrorCode.busy, 'You are already in a call'));
+      }
+      undo.push(busyKey(me));
+      if (!(await engine.setIfAbsent(busyKey(to), roomId, ringTtl))) {
+        outcomes.inc({ outcome: 'busy' });
+        return giveUp(busy(MessagingErrorCode.busy, 'The callee is in another call'));
+      }
+      outgoing.set(socket.id, roomId);
+      if (timers.size < deps.maxTimers) {
+        const t = setTimeout(() => {
+          ringTimeout(roomId).catch((e) => deps.logger.warn({ err: e, roomId }, 'ring timeout failed'));
+        }, ringTimeoutMs);
+        t.unref();
+        timers.set(roomId, t);
+      }
+      outcomes.inc({ outcome: 'ringing' });
+      io.to(userRoom(to)).emit('call:incoming', { from: me, roomId, media });
+      if ((await engine.get(resolvedKey(roomId))) === 'accepted') {
+        // answered (by a crossing invite) before we rang: stop the ring on the callee's other devices
+        const now = await load(roomId);
+        await Promise.all([
+          engine.expire(busyKey(me), ACTIVE_TTL_MS),
+          engine.expire(busyKey(to), ACTIVE_TTL_MS),
+        ]);
+        const ring = io.to(userRoom(to));
+        (now?.answeredBy ? ring.except(now.answeredBy) : ring).emit('call:ended', {
+          roomId,
+          from: to,
+          reason: CallEndReason.answeredElsewhere,
+        });
+      }
+      return { ok: true, roomId, status: 'ringing' };
+    },
+
+    /** A device that connects while a call to its address rings, rings too. */
+    async resume(socket: MsgSocket) {
+      const me = socket.data.address;
+      const roomId = await engine.get(busyKey(me));
+      const call = roomId ? await load(roomId) : undefined;
+      if (call?.state === 'ringing' && call.callee === me) {
+        socket.emit('call:incoming', { from: call.caller, roomId: call.roomId, media: call.media });
+      }
+    },
+
+    /** The socket left: a call it was still ringing out is cancelled. */
+    async drop(socket: MsgSocket) {
+      const roomId = outgoing.get(socket.id);
+      if (!roomId) return;
+      outgoing.delete(socket.id);
+      const call = await load(roomId);
+      if (call?.state === 'ringing' && call.caller === socket.data.address) {
+        await end(socket, roomId, CallEndReason.cancelled);
+      }
+    },
+
+    close() {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+      outgoing.clear();
+    },
+  };
+}
+
+export type Calls = ReturnType<typeof createCalls>;

@@ -1,0 +1,267 @@
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  type Ack,
+  type Address,
+  type DirectMessage,
+  MAX_CONTENT_BYTES,
+  MessagingErrorCode,
+} from '../../protocol/messaging.js';
+import { compareStreamIds, type Engine } from '../engine/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { Inbox } from './inbox.js';
+import type { MsgServer, MsgSocket } from './transport.js';
+
+/** Internal channel on which nodes hand each other stored messages for live delivery. */
+const DELIVER_CHANNEL = 'p3:internal:dm';
+const SYNC_PAGE = 100;
+
+/** One connected device of this node. */
+interface Device {
+  socket: MsgSocket;
+  /** Draining the inbox: live messages wait in `pending` meanwhile. */
+  syncing: boolean;
+  /** Greatest id the inbox drain delivered: live copies at or below it were already sent. */
+  cursor: string;
+  pending: DirectMessage[];
+  /** `pending` overflowed: drain the inbox once more instead. */
+  overflow: boolean;
+}
+
+export const userRoom = (address: Address) => `u:${address}`;
+
+/**
+ * Direct messages: store in the recipient's inbox, then hand to every connected device.
+ *
+ * A device that connects drains its inbox in pages while live messages for it are held
+ * back; then it gets the held ones it has not seen, so nothing is lost and nothing
+ * arrives out of order on connect (ids are stream ids, increasing in store order).
+ * Live delivery skips Socket.IO rooms on purpose: each device gets its own sequencing,
+ * and a device on this node gets its message right after the store, with no second
+ * Redis round trip; other nodes get it on one pub/sub channel (this node skips its echo).
+ */
+export function createDelivery(deps: {
+  engine: Engine;
+  inbox: Inbox;
+  io: MsgServer;
+  /** False when the socket was dropped as a slow reader. */
+  writable: (socket: MsgSocket) => boolean;
+  logger: Logger;
+  metrics: Metrics;
+  now: () => number;
+  /** Bound of the held-back queue of a syncing device. */
+  maxPending: number;
+}) {
+  const { engine, inbox, io, logger, now } = deps;
+  const devices = new Map<Address, Set<Device>>();
+  const bySocket = new Map<string, Device>();
+  let unsubscribe: (() => Promise<void>) | undefined;
+
+  const m = {
+    messages: deps.metrics.counter('p3_messaging_messages_total', 'Direct messages stored', ['source']),
+    duplicates: deps.metrics.counter(
+      'p3_messaging_duplicates_total',
+      'Retried sends answered from the first',
+    ),
+    delivered: deps.metrics.counter('p3_messaging_deliveries_total', 'Messages emitted to devices', ['path']),
+    sendSeconds: deps.metrics.histogram(
+      'p3_messaging_send_seconds',
+      'message:send until the ack',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    ),
+  };
+  deps.metrics.gauge('p3_messaging_devices', 'Devices on this node by state', ['state'], function () {
+    let syncing = 0;
+    for (const d of bySocket.values()) if (d.syncing) syncing++;
+    this.set({ state: 'syncing' }, syncing);
+    this.set({ state: 'live' }, bySocket.size - syncing);
+  });
+  deps.metrics.gauge(
+    'p3_messaging_held_messages',
+    'Live messages held back while devices sync',
+    [],
+    function () {
+      let n = 0;
+      for (const d of bySocket.values()) n += d.pending.length;
+      this.set(n);
+    },
+  );
+
+  function deliverLocal(msg: DirectMessage) {
+    const set = devices.get(msg.to);
+    if (!set) return;
+    for (const d of set) {
+      if (d.syncing) {
+        if (d.pending.length >= deps.maxPending) {
+          d.overflow = true;
+          d.pending.length = 0;
+        } else {
+          d.pending.push(msg);
+        }
+        continue;
+      }
+      if (compareStreamIds(msg.id, d.cursor) <= 0 || !deps.writable(d.socket)) continue;
+      d.socket.emit('message:receive', msg);
+      m.delivered.inc({ path: 'live' });
+    }
+  }
+
+  async function sync(d: Device) {
+    const address = d.socket.data.address;
+    do {
+      d.overflow = false;
+      for (;;) {
+        const page = await inbox.page(address, d.cursor, SYNC_PAGE);
+        if (!d.socket.connected || !deps.writable(d.socket)) return;
+        for (const msg of page) {
+          d.socket.emit('message:receive', msg);
+          d.cursor = msg.id;
+        }
+        m.delivered.inc({ path: 'inbox' }, page.length);
+        if (page.length < SYNC_PAGE) break;
+      }
+    } while (d.overflow);
+    d.syncing = false;
+    const held = d.pending.sort((a, b) => compareStreamIds(a.id, b.id));
+    d.pending = [];
+    for (const msg of held) {
+      if (compareStreamIds(msg.id, d.cursor) <= 0) continue;
+      d.socket.emit('message:receive', msg);
+      m.delivered.inc({ path: 'held' });
+    }
+  }
+
+  return {
+    async start() {
+      unsubscribe = await engine.subscribe(DELIVER_CHANNEL, (raw) => {
+        let env: { n: string; m: DirectMessage };
+        try {
+          env = JSON.parse(raw);
+        } catch {
+          return;
+        }
+        if (env.n !== engine.instanceId) deliverLocal(env.m);
+      });
+    },
+
+    /** Stores and delivers a message from `from` (already authenticated). */
+    async send(
+      from: Address,
+      req: {
+        to: Address;
+        content: string;
+        encrypted?: boolean | undefined;
+        clientMsgId?: string | undefined;
+      },
+      opts: { source: string; claimTtlMs?: number; waitForClaim?: boolean } = { source: 'socket' },
+    ): Promise<Ack<{ id: string; timestamp: number; duplicate?: boolean }>> {
+      const started = performance.now();
+      if (Buffer.byteLength(req.content, 'utf8') > MAX_CONTENT_BYTES) {
+        return {
+          ok: false,
+          error: { code: ErrorCode.payloadTooLarge, message: `content is over ${MAX_CONTENT_BYTES} bytes` },
+        };
+      }
+      const cid = req.clientMsgId;
+      if (cid !== undefined) {
+        // a retried send (same sender, same clientMsgId) answers with the first one's id
+        for (let attempt = 0; ; attempt++) {
+          const c = await inbox.claim(from, cid, opts.claimTtlMs);
+          if (c.state === 'claimed') break;
+          if (c.state === 'done') {
+            m.duplicates.inc();
+            return { ok: true, id: c.id, timestamp: c.timestamp, duplicate: true };
+          }
+          if (opts.waitForClaim === false || attempt >= 40) {
+            return {
+              ok: false,
+              error: {
+                code: MessagingErrorCode.retryLater,
+                message: 'The first attempt is still being stored',
+              },
+            };
+          }
+          await new Promise((r) => setTimeout(r, 25));
+        }
+      }
+      let msg: DirectMessage | undefined;
+      try {
+        msg = await inbox.append({
+          from,
+          to: req.to,
+          content: req.content,
+          encrypted: req.encrypted ?? false,
+          timestamp: now(),
+        });
+      } finally {
+        if (cid !== undefined) {
+          inbox
+            .settleClaim(from, cid, msg, opts.claimTtlMs)
+            .catch((e) => logger.warn({ err: e }, 'clientMsgId mapping not stored'));
+        }
+      }
+      m.messages.inc({ source: opts.source });
+      deliverLocal(msg);
+      engine
+        .publish(DELIVER_CHANNEL, JSON.stringify({ n: engine.instanceId, m: msg }))
+        .catch((e) => logger.warn({ err: e }, 'live delivery publish failed (the inbox keeps the message)'));
+      m.sendSeconds.observe((performance.now() - started) / 1000);
+      return { ok: true, id: msg.id, timestamp: msg.timestamp };
+    },
+
+    /** A device connected: it drains its inbox, then receives live. */
+    attach(socket: MsgSocket): Promise<void> {
+      const d: Device = { socket, syncing: true, cursor: '0-0', pending: [], overflow: false };
+      const address = socket.data.address;
+      let set = devices.get(address);
+      if (!set) {
+        set = new Set();
+        devices.set(address, set);
+      }
+      set.add(d);
+      bySocket.set(socket.id, d);
+      return sync(d).catch((error) => {
+        logger.error({ err: error, address }, 'inbox drain failed; disconnecting so the client retries');
+        socket.disconnect(true);
+      });
+    },
+
+    detach(socket: MsgSocket) {
+      const d = bySocket.get(socket.id);
+      if (!d || d.socket !== socket) return;
+      bySocket.delete(socket.id);
+      const set = devices.get(socket.data.address);
+      set?.delete(d);
+      if (set?.size === 0) devices.delete(socket.data.address);
+    },
+
+    /** `address` stored these: remove them and tell each sender (`message:delivered`). */
+    async ack(address: Address, ids: string[]): Promise<number> {
+      const removed = await inbox.remove(address, ids);
+      const bySender = new Map<Address, string[]>();
+      for (const msg of removed) {
+        const list = bySender.get(msg.from) ?? [];
+        list.push(msg.id);
+        bySender.set(msg.from, list);
+      }
+      const timestamp = now();
+      for (const [from, list] of bySender) {
+        io.to(userRoom(from)).emit('message:delivered', { ids: list, by: address, timestamp });
+      }
+      return removed.length;
+    },
+
+    /** `reader` read messages from `from`: tell `from` (advisory; `by` is the reader's token address). */
+    read(reader: Address, from: Address, ids: string[]) {
+      io.to(userRoom(from)).emit('message:read', { ids, by: reader, timestamp: now() });
+    },
+
+    async close() {
+      await unsubscribe?.();
+      devices.clear();
+      bySocket.clear();
+    },
+  };
+}
+
+export type Delivery = ReturnType<typeof createDelivery>;

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryEngine } from '../engine/memory.js';
+import { compareStreamIds } from '../engine/types.js';
+import { createInbox, previousId } from './inbox.js';
+
+const A = '0x000000000000000000000000000000000000000A' as const;
+const B = '0x000000000000000000000000000000000000000B' as const;
+
+describe('inbox', () => {
+  it('previousId is the greatest id below', () => {
+    expect(previousId('5-3')).toBe('5-2');
+    expect(compareStreamIds(previousId('5-0'), '5-0')).toBe(-1);
+    expect(compareStreamIds(previousId('5-0'), '4-99')).toBe(1);
+  });
+
+  it('stores in order, pages, removes each id once, bounded by maxLen', async () => {
+    const engine = createMemoryEngine();
+    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000 });
+    const ids: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      ids.push((await inbox.append({ from: A, to: B, content: `${i}`, encrypted: false, timestamp: i })).id);
+    }
+    const all = await inbox.page(B, '0', 100);
+    expect(all.map((m) => m.content)).toEqual(['2', '3', '4', '5', '6']);
+    expect((await inbox.page(B, all[1]!.id, 2)).map((m) => m.content)).toEqual(['4', '5']);
+    const [first, second] = await Promise.all([
+      inbox.remove(B, [ids[3]!, ids[0]!]),
+      inbox.remove(B, [ids[3]!]),
+    ]);
+    expect(first.length + second.length).toBe(1);
+    expect((await inbox.page(B, '0', 100)).map((m) => m.content)).toEqual(['2', '4', '5', '6']);
+    await engine.close();
+  });
+
+  it('claims a clientMsgId once and answers later attempts with the stored id', async () => {
+    const engine = createMemoryEngine();
+    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000 });
+    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'claimed' });
+    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'pending' });
+    expect(await inbox.claim(B, 'c1')).toEqual({ state: 'claimed' });
+    const m = await inbox.append({ from: A, to: B, content: 'x', encrypted: false, timestamp: 1 });
+    await inbox.settleClaim(A, 'c1', m);
+    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'done', id: m.id, timestamp: 1 });
+    await inbox.settleClaim(B, 'c1', undefined);
+    expect(await inbox.claim(B, 'c1')).toEqual({ state: 'claimed' });
+    await engine.close();
+  });
+});

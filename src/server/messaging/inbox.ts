@@ -1,0 +1,133 @@
+import type { Address, DirectMessage } from '../../protocol/messaging.js';
+import type { Engine, StreamEntry } from '../engine/types.js';
+
+/** What a stored entry holds (the id is the stream id). */
+interface Stored {
+  from: Address;
+  to: Address;
+  content: string;
+  encrypted: boolean;
+  timestamp: number;
+}
+
+const PENDING = '-';
+
+/**
+ * The inbox: one engine stream per recipient address holding its messages until a
+ * device acknowledges them (Redis Streams with the redis engine). Ids are stream ids, so
+ * they sort in the order messages were stored, which is the order of delivery.
+ * Bounded by P3_INBOX_MAX entries and P3_INBOX_TTL age (oldest trimmed first).
+ */
+export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: number }) {
+  const { engine, maxLen, ttlMs } = deps;
+  const key = (address: Address) => `inbox:${address}`;
+  const idemKey = (from: Address, clientMsgId: string) => `msg:cid:${from}:${clientMsgId}`;
+
+  const decode = (e: StreamEntry): DirectMessage | undefined => {
+    try {
+      const s = JSON.parse(e.data) as Stored;
+      return {
+        id: e.id,
+        from: s.from,
+        to: s.to,
+        content: s.content,
+        encrypted: s.encrypted,
+        timestamp: s.timestamp,
+      };
+    } catch {
+      return undefined;
+    }
+  };
+
+  return {
+    decode,
+
+    /** Stores a message; resolves with its id once it is durable. */
+    async append(m: Omit<DirectMessage, 'id'>): Promise<DirectMessage> {
+      const stored: Stored = {
+        from: m.from,
+        to: m.to,
+        content: m.content,
+        encrypted: m.encrypted,
+        timestamp: m.timestamp,
+      };
+      const id = await engine.streamAppend(key(m.to), JSON.stringify(stored), {
+        maxLen,
+        minAgeMs: ttlMs,
+        expireMs: ttlMs,
+      });
+      return { id, ...stored };
+    },
+
+    /** Up to `count` messages with ids after `afterId`, oldest first. */
+    async page(address: Address, afterId: string, count: number): Promise<DirectMessage[]> {
+      const rows = await engine.streamRange(key(address), afterId, count);
+      const out: DirectMessage[] = [];
+      for (const r of rows) {
+        const m = decode(r);
+        if (m) out.push(m);
+      }
+      return out;
+    },
+
+    /**
+     * Removes acknowledged messages; resolves with those this call removed (each one is
+     * removed by exactly one caller, so each sender gets one delivery receipt).
+     */
+    async remove(address: Address, ids: string[]): Promise<DirectMessage[]> {
+      const k = key(address);
+      const unique = [...new Set(ids)];
+      // read first: the sender of each message is needed for its delivery receipt
+      const found = await Promise.all(unique.map((id) => engine.streamRange(k, previousId(id), 1)));
+      const present: DirectMessage[] = [];
+      found.forEach((rows, i) => {
+        const r = rows[0];
+        if (r && r.id === unique[i]) {
+          const m = decode(r);
+          if (m) present.push(m);
+        }
+      });
+      const removed = await Promise.all(present.map((m) => engine.streamDelete(k, [m.id])));
+      return present.filter((_, i) => removed[i] === 1);
+    },
+
+    /**
+     * Claims (sender, clientMsgId) for a first send. Returns `claimed`, or the id and
+     * timestamp of the message an earlier attempt stored, or `pending` while that
+     * attempt is still storing.
+     */
+    async claim(
+      from: Address,
+      clientMsgId: string,
+      claimTtlMs = ttlMs,
+    ): Promise<
+      { state: 'claimed' } | { state: 'pending' } | { state: 'done'; id: string; timestamp: number }
+    > {
+      const k = idemKey(from, clientMsgId);
+      if (await engine.setIfAbsent(k, PENDING, claimTtlMs)) return { state: 'claimed' };
+      const v = await engine.get(k);
+      if (v === null)
+        return engine
+          .setIfAbsent(k, PENDING, claimTtlMs)
+          .then((ok) => ({ state: ok ? 'claimed' : 'pending' }));
+      if (v === PENDING) return { state: 'pending' };
+      const done = JSON.parse(v) as { id: string; timestamp: number };
+      return { state: 'done', id: done.id, timestamp: done.timestamp };
+    },
+    async settleClaim(from: Address, clientMsgId: string, m: DirectMessage | undefined, claimTtlMs = ttlMs) {
+      const k = idemKey(from, clientMsgId);
+      if (m) await engine.set(k, JSON.stringify({ id: m.id, timestamp: m.timestamp }), claimTtlMs);
+      else await engine.del(k); // the store failed: let a retry try again
+    },
+  };
+}
+
+export type Inbox = ReturnType<typeof createInbox>;
+
+/** The greatest stream id below `id` (for an exclusive range read that starts at `id`). */
+export function previousId(id: string): string {
+  const [ms = '0', seq = '0'] = id.split('-');
+  const s = Number(seq);
+  if (s > 0) return `${ms}-${s - 1}`;
+  return `${Math.max(0, Number(ms) - 1)}-9999999999999999`;
+}

@@ -1,0 +1,198 @@
+import type { Server as EngineServer } from 'engine.io';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  CallEndSchema,
+  CallInviteSchema,
+  CallRoomSchema,
+  type ClientToServerEvents,
+  MAX_PRESENCE_SUBSCRIPTIONS,
+  MessageAckSchema,
+  MessageReadSchema,
+  MessageSendSchema,
+  PresenceSetSchema,
+  PresenceSubscribeSchema,
+  TypingSchema,
+} from '../../protocol/messaging.js';
+import type { Surface, SurfaceContext } from '../surface.js';
+import { createCalls } from './calls.js';
+import { subscribeChannels } from './channels.js';
+import { createDelivery, userRoom } from './delivery.js';
+import { createEventEdge, type EventName } from './events.js';
+import { createInbox } from './inbox.js';
+import { createPresence, presenceRoom } from './presence.js';
+import { createTransport, type MsgServer, type MsgSocket } from './transport.js';
+import { createTyping } from './typing.js';
+
+export type { MsgServer, MsgSocket } from './transport.js';
+
+/** The messaging surface as embedders (and the shard worker) see it. */
+export interface MessagingApi {
+  /** The Socket.IO server: emit to `u:<address>` rooms to reach every device of an address. */
+  readonly io: MsgServer;
+  /** Its engine.io server (the shard worker reports sessions from it for sticky routing). */
+  readonly engineIo: EngineServer;
+}
+
+interface MessagingSurface extends Surface, MessagingApi {
+  readonly name: 'messaging';
+}
+
+/** Finds the messaging surface among the started ones (for `RealtimeServer.messaging`). */
+export function messagingApi(surfaces: readonly Surface[]): MessagingApi {
+  const found = surfaces.find((s): s is MessagingSurface => s.name === 'messaging');
+  if (!found) throw new Error('the messaging surface is not started');
+  return found;
+}
+
+const EVENTS: readonly EventName[] = [
+  'message:send',
+  'message:ack',
+  'message:read',
+  'presence:update',
+  'presence:subscribe',
+  'presence:unsubscribe',
+  'typing:start',
+  'typing:stop',
+  'call:invite',
+  'call:accepted',
+  'call:rejected',
+  'call:ended',
+] satisfies (keyof ClientToServerEvents)[];
+
+/**
+ * Messaging on Socket.IO at `/socket.io` (PROTOCOL.md §4): direct messages with an inbox
+ * and receipts, presence, typing, call invitations, and the seed's Redis channels.
+ *
+ * @example
+ * const SURFACES = [createMessagingSurface];
+ */
+export async function createMessagingSurface(ctx: SurfaceContext): Promise<MessagingSurface> {
+  const { config, engine, logger: root, metrics, now } = ctx;
+  const logger = root.child({ surface: 'messaging' });
+  const transport = createTransport(ctx);
+  const { io, eio } = transport;
+  const inbox = createInbox({ engine, maxLen: config.inboxMax, ttlMs: config.inboxTtlSec * 1000 });
+  const delivery = createDelivery({
+    engine,
+    inbox,
+    io,
+    writable: transport.writable,
+    logger,
+    metrics,
+    now,
+    maxPending: config.inboxMax,
+  });
+  const presence = createPresence({ engine, io, logger, metrics, now, leaseMs: config.presenceLeaseMs });
+  const typing = createTyping({ io, metrics, now, timeoutMs: config.typingTimeoutMs, maxTimers: 100_000 });
+  const calls = createCalls({
+    engine,
+    io,
+    logger,
+    metrics,
+    now,
+    ringTimeoutMs: config.callRingTimeoutMs,
+    maxTimers: 100_000,
+  });
+  const edge = createEventEdge({
+    metrics,
+    logger,
+    now,
+    rateLimit: config.rateLimit,
+    rateBurst: config.rateBurst,
+    known: EVENTS,
+  });
+  const connections = metrics.gauge('p3_messaging_connections', 'Socket.IO connections on this node');
+  // presence writes of sockets that are leaving; close() waits for them
+  const leaving = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch((e) => logger.warn({ err: e }, 'messaging disconnect cleanup failed'));
+    leaving.add(q);
+    void q.finally(() => leaving.delete(q));
+  };
+
+  await delivery.start();
+  await presence.start();
+  const offChannels = await subscribeChannels({ engine, io, delivery, logger, metrics });
+
+  function onConnection(socket: MsgSocket) {
+    const me = socket.data.address;
+    connections.inc();
+    logger.debug({ address: me, sid: socket.id, recovered: socket.recovered }, 'messaging socket connected');
+    edge.guard(socket);
+    // joined before the inbox drain starts: no receipt, call or typing event is missed
+    socket.join(userRoom(me));
+
+    edge.on(socket, 'message:send', MessageSendSchema, (p) => delivery.send(me, p));
+    edge.on(socket, 'message:ack', MessageAckSchema, async (p) => ({
+      ok: true,
+      removed: await delivery.ack(me, p.ids),
+    }));
+    edge.on(socket, 'message:read', MessageReadSchema, (p) => {
+      delivery.read(me, p.from, p.ids);
+      return undefined;
+    });
+    edge.on(socket, 'presence:update', PresenceSetSchema, async (p) => {
+      await presence.set(me, p.status);
+      return undefined;
+    });
+    edge.on(socket, 'presence:subscribe', PresenceSubscribeSchema, async (p) => {
+      let subscribed = 0;
+      for (const r of socket.rooms) if (r.startsWith('p:')) subscribed++;
+      const fresh = p.addresses.filter((a) => !socket.rooms.has(presenceRoom(a)));
+      if (subscribed + fresh.length > MAX_PRESENCE_SUBSCRIPTIONS) {
+        return {
+          ok: false,
+          error: {
+            code: ErrorCode.badRequest,
+            message: `At most ${MAX_PRESENCE_SUBSCRIPTIONS} presence subscriptions per connection`,
+          },
+        };
+      }
+      return { ok: true, presence: await presence.subscribe(socket, p.addresses) };
+    });
+    edge.on(socket, 'presence:unsubscribe', PresenceSubscribeSchema, (p) => {
+      presence.unsubscribe(socket, p.addresses);
+      return undefined;
+    });
+    edge.on(socket, 'typing:start', TypingSchema, (p) => {
+      typing.start(socket, p.conversationId);
+      return undefined;
+    });
+    edge.on(socket, 'typing:stop', TypingSchema, (p) => {
+      typing.stop(socket, p.conversationId);
+      return undefined;
+    });
+    edge.on(socket, 'call:invite', CallInviteSchema, (p) => calls.invite(socket, p));
+    edge.on(socket, 'call:accepted', CallRoomSchema, (p) => calls.accept(socket, p.roomId));
+    edge.on(socket, 'call:rejected', CallEndSchema, (p) => calls.reject(socket, p.roomId, p.reason));
+    edge.on(socket, 'call:ended', CallEndSchema, (p) => calls.end(socket, p.roomId, p.reason));
+
+    socket.once('disconnect', () => {
+      connections.dec();
+      delivery.detach(socket);
+      typing.drop(socket);
+      track(Promise.all([presence.disconnect(socket), calls.drop(socket)]));
+    });
+
+    track(presence.connect(socket));
+    void delivery.attach(socket);
+    track(calls.resume(socket));
+    if (socket.recovered) track(presence.resend(socket));
+  }
+  io.on('connection', onConnection);
+
+  return {
+    name: 'messaging',
+    io,
+    engineIo: eio,
+    async close() {
+      // sockets first (their leave events still reach other nodes), then our state
+      await transport.closeSockets();
+      await Promise.allSettled([...leaving]);
+      typing.close();
+      calls.close();
+      await Promise.allSettled([offChannels(), delivery.close(), presence.close()]);
+      await transport.release();
+    },
+  };
+}

@@ -1,0 +1,207 @@
+import { createAdapter } from '@socket.io/redis-streams-adapter';
+import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
+import type { Redis } from 'ioredis';
+import { Server, type Socket } from 'socket.io';
+import { ErrorCode } from '../../protocol/errors.js';
+import {
+  type Address,
+  type ClientToServerEvents,
+  MAX_PACKET_BYTES,
+  MESSAGING_PATH,
+  type ServerToClientEvents,
+} from '../../protocol/messaging.js';
+import { bearerOf } from '../auth/index.js';
+import type { SurfaceContext } from '../surface.js';
+
+/** What the auth middleware stores on each socket (also restored by connection-state recovery). */
+export interface SocketData {
+  address: Address;
+  /** Token expiry, ms since the epoch: the socket is disconnected then. */
+  expiresAt: number;
+}
+
+export type MsgServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type MsgSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export interface Transport {
+  io: MsgServer;
+  /** The engine.io server under `io` (the shard worker reports its sessions for sticky routing). */
+  eio: EngineServer;
+  /**
+   * False (and the socket is dropped) when it has more than MAX_BUFFERED_PACKETS unsent:
+   * a reader that stopped reading must not grow this process's memory. Safe for messages,
+   * which stay in the inbox until acknowledged.
+   */
+  writable(socket: MsgSocket): boolean;
+  /**
+   * Closes every socket as "server shutting down" (clients reconnect elsewhere and recover
+   * their session), then the engine. Rooms can still be emitted to until `release`.
+   */
+  closeSockets(): Promise<void>;
+  /** Releases the adapter's Redis connection. */
+  release(): Promise<void>;
+}
+
+/** Unsent packets one socket may hold (engine.io write buffer). */
+const MAX_BUFFERED_PACKETS = 5_000;
+
+/** An Error whose `data` reaches the client's `connect_error` handler. */
+function refusal(code: string, message: string): Error {
+  return Object.assign(new Error(code), { data: { code, message } });
+}
+
+/**
+ * Socket.IO on an engine.io server we route to ourselves: requests under `/socket.io/`
+ * and upgrades reach it from the shared HTTP layer (which already enforced the Origin
+ * policy and answers CORS), so neither Socket.IO's `attach` nor its CORS layer is used.
+ * Limits: P3_MAX_CONNECTIONS (shared budget), not-yet-connected sessions per IP,
+ * sockets per address, 1 MiB packets, handshake token auth.
+ */
+export function createTransport(ctx: SurfaceContext): Transport {
+  const { config, metrics } = ctx;
+  const refused = metrics.counter('p3_messaging_refused_total', 'Socket.IO connections refused', ['reason']);
+  const pendingPerIp = new Map<string, number>();
+  const perAddress = new Map<string, number>();
+  metrics.gauge('p3_messaging_pending_ips', 'Remote IPs with handshaking sessions', [], function () {
+    this.set(pendingPerIp.size);
+  });
+  const bump = (map: Map<string, number>, key: string, by: number) => {
+    const n = (map.get(key) ?? 0) + by;
+    if (n <= 0) map.delete(key);
+    else map.set(key, n);
+  };
+
+  const eio = new EngineServer({
+    // Socket.IO's heartbeat with the timings of every other surface (PROTOCOL.md §7)
+    pingInterval: config.heartbeatIntervalMs,
+    pingTimeout: Math.max(100, config.heartbeatTimeoutMs - config.heartbeatIntervalMs),
+    maxHttpBufferSize: MAX_PACKET_BYTES,
+    perMessageDeflate: false,
+    allowRequest(req, fn) {
+      const ip = req.socket.remoteAddress ?? 'unknown';
+      if (ctx.connections.count >= config.maxConnections) {
+        refused.inc({ reason: 'capacity' });
+        fn(ErrorCode.tooManyConnections, false);
+      } else if ((pendingPerIp.get(ip) ?? 0) >= config.maxUnauthenticatedPerIp) {
+        refused.inc({ reason: 'pending_per_ip' });
+        fn(ErrorCode.tooManyConnections, false);
+      } else {
+        fn(null, true);
+      }
+    },
+  });
+
+  let adapterClient: Redis | undefined;
+  const engine = ctx.engine as typeof ctx.engine & { client?: Redis };
+  if (engine.kind === 'redis' && engine.client) {
+    // the adapter blocks on XREAD and keeps its own subscriptions: never share our command client
+    adapterClient = engine.client.duplicate({ connectionName: 'p3-sio' });
+    adapterClient.on('error', (e) => ctx.logger.warn({ err: e.message }, 'socket.io adapter redis error'));
+  }
+  const io: MsgServer = new Server({
+    path: MESSAGING_PATH,
+    serveClient: false,
+    connectTimeout: config.authTimeoutMs,
+    cleanupEmptyChildNamespaces: true,
+    ...(config.recoveryMs > 0
+      ? {
+          // skipMiddlewares false: a recovered socket shows its token again and counts against the limits
+          connectionStateRecovery: { maxDisconnectionDuration: config.recoveryMs, skipMiddlewares: false },
+        }
+      : {}),
+    ...(adapterClient
+      ? { adapter: createAdapter(adapterClient, { streamName: 'p3:socket.io', onlyPlaintext: true }) }
+      : {}),
+  });
+  io.bind(eio);
+
+  // engine sessions count against the node budget from their first request; they stay
+  // "pending" for their IP until a namespace connection is authenticated
+  const settle = new WeakMap<EngineSocket, () => void>();
+  eio.on('connection', (conn: EngineSocket) => {
+    if (!ctx.connections.tryAcquire()) {
+      refused.inc({ reason: 'capacity' });
+      conn.close();
+      return;
+    }
+    const ip = conn.remoteAddress ?? 'unknown';
+    bump(pendingPerIp, ip, 1);
+    let pending = true;
+    const done = () => {
+      if (pending) bump(pendingPerIp, ip, -1);
+      pending = false;
+    };
+    settle.set(conn, done);
+    conn.once('close', () => {
+      done();
+      ctx.connections.release();
+    });
+  });
+
+  io.use(async (socket, next) => {
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const token = typeof auth?.token === 'string' ? auth.token : bearerOf(socket.request);
+    const identity = token ? await ctx.auth.tokens.verify(token).catch(() => null) : null;
+    if (!identity) {
+      refused.inc({ reason: 'unauthorized' });
+      next(refusal(ErrorCode.unauthorized, 'A valid token is required (handshake auth.token)'));
+      return;
+    }
+    if ((perAddress.get(identity.address) ?? 0) >= config.maxConnectionsPerAddress) {
+      refused.inc({ reason: 'per_address' });
+      next(refusal(ErrorCode.tooManyConnections, 'Too many connections for this address'));
+      return;
+    }
+    socket.data = { address: identity.address, expiresAt: identity.expiresAt };
+    next();
+  });
+  io.on('connection', (socket) => {
+    settle.get(socket.conn as EngineSocket)?.();
+    bump(perAddress, socket.data.address, 1);
+    socket.once('disconnect', () => bump(perAddress, socket.data.address, -1));
+  });
+
+  ctx.onRequestPrefix(`${MESSAGING_PATH}/`, (req, res) => eio.handleRequest(req, res));
+  ctx.onUpgrade(`${MESSAGING_PATH}/`, (req, socket, head) => eio.handleUpgrade(req, socket, head));
+
+  // bearer tokens expire: a socket outliving its token is disconnected (clients reconnect with a new one)
+  const sweep = setInterval(() => {
+    const t = ctx.now();
+    for (const s of io.of('/').sockets.values()) {
+      if (s.data.expiresAt <= t) {
+        s.emit('error', { code: ErrorCode.unauthorized, message: 'Token expired' });
+        s.disconnect(true);
+      }
+    }
+  }, config.heartbeatIntervalMs);
+  sweep.unref();
+
+  const slow = metrics.counter(
+    'p3_messaging_slow_consumers_total',
+    'Sockets dropped with a full send buffer',
+  );
+  return {
+    io,
+    eio,
+    writable(socket) {
+      const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
+      if (buffered <= MAX_BUFFERED_PACKETS) return true;
+      slow.inc();
+      ctx.logger.warn({ address: socket.data.address, buffered }, 'messaging: slow consumer dropped');
+      socket.disconnect(true);
+      return false;
+    },
+    async closeSockets() {
+      clearInterval(sweep);
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+    },
+    async release() {
+      if (adapterClient) {
+        await adapterClient.quit().catch(() => undefined);
+        adapterClient.disconnect();
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+import type { WsConnection } from '../ws/endpoint.js';
+
+/** The peer's membership of one room on this node. */
+export interface Membership {
+  readonly peer: Peer;
+  readonly roomId: string;
+  /** joining: between `join` and `joined`; in: relays flow; gone: left, lapsed or disconnected. */
+  state: 'joining' | 'in' | 'gone';
+  /**
+   * Peers this client has been told about (the `joined` list, then `peer_joined`), so each
+   * `peer_joined` / `peer_left` reaches it once even when events race with its join.
+   * At most P3_ROOM_MAX_PEERS entries.
+   */
+  readonly known: Set<string>;
+  /** Past the room-size check: its lease exists and other peers may already address it. */
+  admitted: boolean;
+  /**
+   * What arrived while joining, in order, delivered right after `joined`: join/leave events,
+   * and (once admitted) relayed frames, already serialised.
+   */
+  backlog: ({ kind: 'join' | 'leave'; peerId: string; address: string } | string)[];
+}
+
+/** One authenticated signaling connection. */
+export interface Peer {
+  readonly id: string;
+  /** EIP-55, from the verified token. */
+  readonly address: string;
+  readonly conn: WsConnection;
+  /** At most MAX_ROOMS_PER_PEER. */
+  readonly rooms: Map<string, Membership>;
+  closed: boolean;
+  /** The frame being handled while it waits on the engine; later frames queue behind it. */
+  tail: Promise<void> | undefined;
+  queued: number;
+}
+
+export function createPeer(conn: WsConnection, address: string): Peer {
+  return { id: conn.id, address, conn, rooms: new Map(), closed: false, tail: undefined, queued: 0 };
+}
+
+/**
+ * Runs a peer's frames in order. A frame that needs the engine (join, leave, a relay whose
+ * target must be looked up) makes the frames after it wait, so `join` then `offer` sent
+ * back to back behave as sent; frames that need nothing run at once, with no promise.
+ * Returns false when `maxQueued` frames already wait (the caller answers `rate_limited`).
+ */
+export function runInOrder(
+  peer: Peer,
+  task: () => void | Promise<void>,
+  maxQueued: number,
+  onError: (error: unknown) => void,
+): boolean {
+  if (peer.closed) return true;
+  if (peer.queued >= maxQueued) return false;
+  peer.queued++;
+  const done = (t: Promise<void>) => {
+    peer.queued--;
+    if (peer.tail === t) peer.tail = undefined;
+  };
+  const run = () => (peer.closed ? undefined : task());
+  if (!peer.tail) {
+    let result: void | Promise<void>;
+    try {
+      result = run();
+    } catch (error) {
+      peer.queued--;
+      onError(error);
+      return true;
+    }
+    if (!(result instanceof Promise)) {
+      peer.queued--;
+      return true;
+    }
+    const t: Promise<void> = result.catch(onError).finally(() => done(t));
+    peer.tail = t;
+    return true;
+  }
+  const t: Promise<void> = peer.tail
+    .then(run)
+    .catch(onError)
+    .finally(() => done(t));
+  peer.tail = t;
+  return true;
+}

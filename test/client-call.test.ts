@@ -1,0 +1,126 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Call, createCall, type RTCPeerConnectionConstructor } from '../src/client/call/call.js';
+import { FakePeerConnection, platform } from './helpers/client.js';
+import { startServer, type TestServer, uniqueId, waitFor } from './helpers/server.js';
+import { signIn } from './helpers/siwe.js';
+
+/** A MediaStream stand-in: tracks with kind, enabled and stop(). */
+function fakeStream() {
+  const tracks = ['audio', 'video'].map((kind) => ({
+    kind,
+    enabled: true,
+    stopped: false,
+    stop() {
+      this.stopped = true;
+    },
+  }));
+  return { tracks, getTracks: () => tracks } as unknown as MediaStream & { tracks: typeof tracks };
+}
+
+/**
+ * createCall in Node: the real server (ICE config, signaling), a fake RTCPeerConnection
+ * (the media itself is tested in a browser elsewhere).
+ */
+describe('createCall over the real signaling server (fake RTCPeerConnection)', () => {
+  let t: TestServer;
+  beforeAll(async () => {
+    t = await startServer();
+  });
+  afterAll(() => t.close());
+  beforeEach(() => {
+    FakePeerConnection.instances = [];
+  });
+
+  const newCall = async (roomId: string, extra: Partial<Parameters<typeof createCall>[0]> = {}) => {
+    const { token } = await signIn(t.url);
+    return createCall({
+      url: t.url,
+      token,
+      roomId,
+      localStream: fakeStream(),
+      device: 'mobile',
+      RTCPeerConnection: FakePeerConnection as unknown as RTCPeerConnectionConstructor,
+      WebSocket: platform.WebSocket,
+      quality: { intervalMs: 50 },
+      ...extra,
+    });
+  };
+
+  it('two devices join, negotiate through the server and connect; mute, camera, end', async () => {
+    const room = uniqueId('call');
+    const a: Call = await newCall(room);
+    const b: Call = await newCall(room);
+    const states: string[] = [];
+    a.on('state', (s) => states.push(s.to));
+    await a.join();
+    expect(states).toEqual(['joining', 'active']);
+    const stats: number[] = [];
+    a.on('stats', (s) => stats.push(s.stats.timestamp));
+    await b.join();
+
+    await waitFor(() => a.peers.size === 1 && b.peers.size === 1, { what: 'both see each other' });
+    const pcs = FakePeerConnection.instances;
+    await waitFor(
+      () =>
+        pcs.length === 2 &&
+        pcs.every((p) => p.signalingState === 'stable' && p.iceConnectionState === 'connected'),
+      {
+        what: 'negotiated and connected',
+      },
+    );
+    // the server's ICE config reached the connection
+    expect(pcs[0]!.config).toMatchObject({ bundlePolicy: 'max-bundle', rtcpMuxPolicy: 'require' });
+    expect(pcs[0]!.tracks).toHaveLength(2);
+    await waitFor(() => stats.length >= 2, { what: 'quality samples' });
+    // each sample is reported to the server (§3.1), which classifies it
+    await waitFor(
+      async () =>
+        /p3_signaling_call_quality_total\{[^}]*\} [1-9]/.test(await (await fetch(`${t.url}/metrics`)).text()),
+      { what: 'stats recorded by the server' },
+    );
+
+    a.setMicrophoneEnabled(false);
+    a.setCameraEnabled(false);
+    const tracks = (a.localStream as unknown as ReturnType<typeof fakeStream>).tracks;
+    expect(tracks.map((x) => x.enabled)).toEqual([false, false]);
+    expect(a.microphoneEnabled).toBe(false);
+    a.setMicrophoneEnabled(true);
+    expect(tracks[0]!.enabled).toBe(true);
+
+    const left = new Promise((r) => b.once('peer_left', r));
+    a.end();
+    expect(await left).toMatchObject({ ended: true });
+    expect(a.state).toBe('ended');
+    expect(b.peers.size).toBe(0);
+    // a stream the app passed in is the app's: the call does not stop it
+    expect(tracks.every((x) => !x.stopped)).toBe(true);
+    b.end();
+  });
+
+  it('a third device joins a running call: a full mesh', async () => {
+    const room = uniqueId('mesh');
+    const calls = [await newCall(room), await newCall(room), await newCall(room)];
+    for (const c of calls) await c.join();
+    await waitFor(() => calls.every((c) => c.peers.size === 2), { what: 'full mesh' });
+    await waitFor(
+      () =>
+        FakePeerConnection.instances.length === 6 &&
+        FakePeerConnection.instances.every((p) => p.iceConnectionState === 'connected'),
+      { what: 'six connected peer connections' },
+    );
+    for (const c of calls) c.end();
+  });
+
+  it('a failed join (bad token) ends the call with the server error', async () => {
+    const call = createCall({
+      url: t.url,
+      token: 'bad',
+      roomId: 'r1',
+      localStream: fakeStream(),
+      RTCPeerConnection: FakePeerConnection as unknown as RTCPeerConnectionConstructor,
+      WebSocket: platform.WebSocket,
+    });
+    await expect(call.join()).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(call.state).toBe('ended');
+  });
+});

@@ -1,0 +1,99 @@
+import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../src/protocol/messaging.js';
+import { waitFor } from './server.js';
+import { signIn } from './siwe.js';
+
+export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+export interface User {
+  token: string;
+  address: `0x${string}`;
+}
+
+/** Signs a fresh wallet in on `baseUrl` (tokens are valid on every node sharing the secret). */
+export async function newUser(baseUrl: string): Promise<User> {
+  const { token, address } = await signIn(baseUrl);
+  return { token, address };
+}
+
+/** A connected Socket.IO client; rejects with the connect_error. */
+export async function connect(
+  baseUrl: string,
+  token: string | undefined,
+  opts: Partial<ManagerOptions & SocketOptions> = {},
+  /** Runs before the handshake: attach listeners here for events sent right on connect (the inbox). */
+  setup?: (socket: Client) => void,
+): Promise<Client> {
+  const socket: Client = io(baseUrl, {
+    path: '/socket.io',
+    auth: token === undefined ? {} : { token },
+    reconnection: false,
+    forceNew: true,
+    timeout: 10_000,
+    ...opts,
+    autoConnect: false,
+  });
+  setup?.(socket);
+  socket.connect();
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('connect_error', (e) => {
+      socket.close();
+      reject(e);
+    });
+  });
+  return socket;
+}
+
+/** Records every payload of `event` from now on. */
+export function record<E extends keyof ServerToClientEvents>(
+  socket: Client,
+  event: E,
+): Parameters<ServerToClientEvents[E]>[0][] {
+  const got: Parameters<ServerToClientEvents[E]>[0][] = [];
+  (socket as unknown as { on(e: string, l: (p: unknown) => void): void }).on(event, (p) => {
+    got.push(p as Parameters<ServerToClientEvents[E]>[0]);
+  });
+  return got;
+}
+
+/** Emits with an ack and resolves with the answer (any payload: for bad-input tests too). */
+export function call(socket: Client, event: string, payload: unknown, timeoutMs = 10_000): Promise<any> {
+  return (socket as unknown as Socket).timeout(timeoutMs).emitWithAck(event, payload);
+}
+
+/** Resolves once `list` holds at least `n` items. */
+export async function atLeast<T>(list: T[], n: number, what = 'events', timeoutMs = 15_000): Promise<T[]> {
+  await waitFor(() => list.length >= n, { timeoutMs, what: `${n} ${what} (have ${list.length})` });
+  return list;
+}
+
+/** The next `event` that satisfies `pred`. */
+export function next<E extends keyof ServerToClientEvents>(
+  socket: Client,
+  event: E,
+  pred: (p: Parameters<ServerToClientEvents[E]>[0]) => boolean = () => true,
+  timeoutMs = 15_000,
+): Promise<Parameters<ServerToClientEvents[E]>[0]> {
+  const s = socket as unknown as {
+    on(e: string, l: (p: any) => void): void;
+    off(e: string, l: (p: any) => void): void;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      s.off(event, on);
+      reject(new Error(`timed out waiting for ${event}`));
+    }, timeoutMs);
+    const on = (p: Parameters<ServerToClientEvents[E]>[0]) => {
+      if (!pred(p)) return;
+      clearTimeout(timer);
+      s.off(event, on);
+      resolve(p);
+    };
+    s.on(event, on);
+  });
+}
+
+export function closeAll(...sockets: (Client | undefined)[]) {
+  for (const s of sockets) s?.close();
+}

@@ -1,0 +1,184 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CallIncoming } from '../src/protocol/messaging.js';
+import {
+  atLeast,
+  type Client,
+  call,
+  closeAll,
+  connect,
+  newUser,
+  next,
+  record,
+  type User,
+} from './helpers/messaging.js';
+import { startServer, type TestServer, uniqueId } from './helpers/server.js';
+
+// Call invitations on one in-memory node (the two-node runs are in messaging-cluster).
+describe('messaging calls', () => {
+  let srv: TestServer;
+  const open: Client[] = [];
+  const client = async (u: User) => {
+    const c = await connect(srv.url, u.token);
+    open.push(c);
+    return c;
+  };
+  const users = () => Promise.all([newUser(srv.url), newUser(srv.url), newUser(srv.url)]);
+
+  beforeAll(async () => {
+    srv = await startServer({ callRingTimeoutMs: 400 });
+  });
+  afterAll(async () => {
+    closeAll(...open);
+    await srv.close();
+  });
+
+  it('rings every device; accepting on one ends the ring on the others', async () => {
+    const [alice, bob] = await users();
+    const a = await client(alice);
+    const [b1, b2] = await Promise.all([client(bob), client(bob)]);
+    const roomId = uniqueId('room');
+    const rings = [next(b1, 'call:incoming'), next(b2, 'call:incoming')];
+    expect(await call(a, 'call:invite', { to: bob.address, roomId, media: 'video' })).toEqual({
+      ok: true,
+      roomId,
+      status: 'ringing',
+    });
+    for (const r of await Promise.all(rings))
+      expect(r).toEqual({ from: alice.address, roomId, media: 'video' });
+    const accepted = next(a, 'call:accepted');
+    const ended = next(b2, 'call:ended');
+    const b1Ended = record(b1, 'call:ended');
+    expect(await call(b1, 'call:accepted', { roomId })).toEqual({ ok: true });
+    expect(await accepted).toEqual({ roomId, from: bob.address });
+    expect(await ended).toEqual({ roomId, from: bob.address, reason: 'answered_elsewhere' });
+    // the other device cannot answer any more; the ring timeout does not fire on an active call
+    expect(await call(b2, 'call:accepted', { roomId })).toMatchObject({
+      ok: false,
+      error: { code: 'call_not_found' },
+    });
+    // hang up: the other party learns it
+    const hung = next(a, 'call:ended');
+    expect(await call(b1, 'call:ended', { roomId })).toEqual({ ok: true });
+    expect(await hung).toEqual({ roomId, from: bob.address, reason: 'hangup' });
+    expect(b1Ended).toEqual([]);
+  });
+
+  it('a device that connects while a call rings, rings too', async () => {
+    const [alice, bob] = await users();
+    const [a, b1] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    const ring = next(b1, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'video' });
+    await ring;
+    let late: CallIncoming[] = [];
+    const b2 = await connect(srv.url, bob.token, {}, (c) => {
+      late = record(c, 'call:incoming');
+    });
+    open.push(b2);
+    await atLeast(late, 1, 'ring on the late device');
+    expect(late[0]).toEqual({ from: alice.address, roomId, media: 'video' });
+    await call(a, 'call:ended', { roomId });
+  });
+
+  it('reject: the caller gets call:rejected and the callee’s other devices stop ringing', async () => {
+    const [alice, bob] = await users();
+    const a = await client(alice);
+    const [b1, b2] = await Promise.all([client(bob), client(bob)]);
+    const roomId = uniqueId('room');
+    const ring = next(b2, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    const rejected = next(a, 'call:rejected');
+    const stop = next(b2, 'call:ended');
+    expect(await call(b1, 'call:rejected', { roomId, reason: 'declined' })).toEqual({ ok: true });
+    expect(await rejected).toEqual({ roomId, from: bob.address, reason: 'declined' });
+    expect(await stop).toEqual({ roomId, from: bob.address, reason: 'rejected_elsewhere' });
+    // both are free again
+    const again = await call(a, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' });
+    expect(again).toMatchObject({ ok: true, status: 'ringing' });
+  });
+
+  it('cancel: the caller ends a ringing call and the callee stops ringing', async () => {
+    const [alice, bob] = await users();
+    const [a, b] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    const ring = next(b, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    const ended = next(b, 'call:ended');
+    expect(await call(a, 'call:ended', { roomId })).toEqual({ ok: true });
+    expect(await ended).toEqual({ roomId, from: alice.address, reason: 'cancelled' });
+    expect(await call(b, 'call:accepted', { roomId })).toMatchObject({
+      ok: false,
+      error: { code: 'call_not_found' },
+    });
+  });
+
+  it('an unanswered call becomes missed after the ring timeout, on both sides', async () => {
+    const [alice, bob] = await users();
+    const [a, b] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    const endedB = next(b, 'call:ended');
+    const endedA = next(a, 'call:ended');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    expect(await endedB).toEqual({ roomId, from: alice.address, reason: 'missed' });
+    expect(await endedA).toEqual({ roomId, from: bob.address, reason: 'missed' });
+  });
+
+  it('busy: a callee already in a call, and a caller already in one', async () => {
+    const [alice, bob, carol] = await users();
+    const [a, b, c] = await Promise.all([client(alice), client(bob), client(carol)]);
+    const roomId = uniqueId('room');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await call(b, 'call:accepted', { roomId });
+    const busy = await call(c, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' });
+    expect(busy).toMatchObject({ ok: false, error: { code: 'busy' } });
+    const busy2 = await call(a, 'call:invite', {
+      to: carol.address,
+      roomId: uniqueId('room'),
+      media: 'audio',
+    });
+    expect(busy2).toMatchObject({ ok: false, error: { code: 'busy' } });
+    const inUse = await call(c, 'call:invite', { to: alice.address, roomId, media: 'audio' });
+    expect(inUse).toMatchObject({ ok: false });
+    await call(a, 'call:ended', { roomId });
+    const free = await call(c, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' });
+    expect(free).toMatchObject({ ok: true, status: 'ringing' });
+  });
+
+  it('two users inviting each other at once end in one call', async () => {
+    for (let round = 0; round < 5; round++) {
+      const [alice, bob] = await users();
+      const [a, b] = await Promise.all([client(alice), client(bob)]);
+      const acceptedA = record(a, 'call:accepted');
+      const acceptedB = record(b, 'call:accepted');
+      const [ra, rb] = await Promise.all([
+        call(a, 'call:invite', { to: bob.address, roomId: uniqueId('ra'), media: 'audio' }),
+        call(b, 'call:invite', { to: alice.address, roomId: uniqueId('rb'), media: 'audio' }),
+      ]);
+      expect(ra.ok && rb.ok, JSON.stringify([ra, rb])).toBe(true);
+      // one invite rang, the crossing one answered it: both name the same room
+      expect(ra.roomId === rb.roomId || [ra.status, rb.status].includes('accepted')).toBe(true);
+      const room = ra.status === 'accepted' ? ra.roomId : rb.roomId;
+      expect([ra.status, rb.status].sort()).toEqual(['accepted', 'ringing']);
+      const caller = ra.status === 'ringing' ? acceptedA : acceptedB;
+      await atLeast(caller, 1, 'call:accepted');
+      expect(caller[0]!.roomId).toBe(room);
+      expect((ra.status === 'ringing' ? ra : rb).roomId).toBe(room);
+      // and neither is free for a third call until it ends
+      expect(await call(a, 'call:ended', { roomId: room })).toEqual({ ok: true });
+    }
+  });
+
+  it('a caller whose socket leaves while ringing cancels the ring', async () => {
+    const [alice, bob] = await users();
+    const [a, b] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    const ring = next(b, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    const ended = next(b, 'call:ended');
+    a.close();
+    expect(await ended).toEqual({ roomId, from: alice.address, reason: 'cancelled' });
+  });
+});
