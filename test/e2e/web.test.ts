@@ -143,6 +143,13 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     await go(b.page, `#/call/${room}?media=video&relay=1&join=1`);
     await Promise.all([expectConnected(a, 'A (relay)'), expectConnected(b, 'B (relay)')]);
     for (const u of [a, b]) {
+      const policies = await u.page.evaluate(() =>
+        (window as unknown as { __p3pcs: RTCPeerConnection[] }).__p3pcs
+          .filter((pc) => pc.connectionState === 'connected')
+          .map((pc) => pc.getConfiguration().iceTransportPolicy),
+      );
+      expect(policies).toContain('relay');
+      expect(policies.every((p) => p === 'relay')).toBe(true);
       const pairs = (await selectedCandidateTypes(u.page)).filter((p) => p.state === 'connected');
       expect(pairs.length).toBeGreaterThan(0);
       for (const p of pairs) expect(p.local).toBe('relay');

@@ -91,7 +91,8 @@ async function postWithFailover(urls: () => string[], path: string, body: unknow
 /** A lane subscriber that resumes with Last-Event-ID on whichever node answers. */
 function resumingLane(urls: () => string[], sid: string, token: string, onEvent: (data: string) => void) {
   let stopped = false;
-  let lastId: string | undefined;
+  // '0': replay everything retained, so events published before the first connect count
+  let lastId = '0';
   let controller: AbortController | undefined;
   (async () => {
     for (let attempt = 0; !stopped; attempt++) {
@@ -100,7 +101,7 @@ function resumingLane(urls: () => string[], sid: string, token: string, onEvent:
       controller = new AbortController();
       try {
         const res = await fetch(`${url}/v1/session/${sid}/lane/catalog`, {
-          headers: { authorization: `Bearer ${token}`, ...(lastId ? { 'last-event-id': lastId } : {}) },
+          headers: { authorization: `Bearer ${token}`, 'last-event-id': lastId },
           signal: controller.signal,
         });
         if (res.status === 200 && res.body) {
@@ -147,6 +148,7 @@ function resilientWorker(
       ws?.send(JSON.stringify({ type: 'register', data: { nodeId, capabilities: ['echo'], maxTasks: 16 } }));
     });
     ws.on('message', (raw) => {
+      if (process.env.P3_DEBUG_WORKER) console.log('worker <-', String(raw).slice(0, 160));
       const f = JSON.parse(String(raw)) as { type: string; data: { taskId: string; payload: unknown } };
       if (f.type === 'task:assign') {
         onResult(f.data.taskId);

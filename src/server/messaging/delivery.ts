@@ -10,6 +10,7 @@ import { compareStreamIds, type Engine } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Inbox } from './inbox.js';
+import { previousId } from './inbox.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
 /** Internal channel on which nodes hand each other stored messages for live delivery. */
@@ -86,6 +87,12 @@ export function createDelivery(deps: {
       this.set(n);
     },
   );
+
+  function publishLive(msg: DirectMessage): Promise<void> {
+    return engine
+      .publish(DELIVER_CHANNEL, JSON.stringify({ n: engine.instanceId, m: msg }))
+      .catch((e) => logger.warn({ err: e }, 'live delivery publish failed (the inbox keeps the message)'));
+  }
 
   function deliverLocal(msg: DirectMessage) {
     const set = devices.get(msg.to);
@@ -170,6 +177,13 @@ export function createDelivery(deps: {
           if (c.state === 'claimed') break;
           if (c.state === 'done') {
             m.duplicates.inc();
+            // The first attempt's node may have died between storing and publishing: deliver
+            // again while the message waits in the inbox (devices drop duplicates by id).
+            const [stored] = await inbox.page(req.to, previousId(c.id), 1);
+            if (stored && stored.id === c.id) {
+              deliverLocal(stored);
+              await publishLive(stored);
+            }
             return { ok: true, id: c.id, timestamp: c.timestamp, duplicate: true };
           }
           if (opts.waitForClaim === false || attempt >= 40) {
@@ -202,9 +216,9 @@ export function createDelivery(deps: {
       }
       m.messages.inc({ source: opts.source });
       deliverLocal(msg);
-      engine
-        .publish(DELIVER_CHANNEL, JSON.stringify({ n: engine.instanceId, m: msg }))
-        .catch((e) => logger.warn({ err: e }, 'live delivery publish failed (the inbox keeps the message)'));
+      // published before the sender's ack: a node killed after acking cannot strand a
+      // message that other nodes' devices would then only see on their next connect
+      await publishLive(msg);
       m.sendSeconds.observe((performance.now() - started) / 1000);
       return { ok: true, id: msg.id, timestamp: msg.timestamp };
     },

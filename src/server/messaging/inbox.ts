@@ -11,6 +11,8 @@ interface Stored {
 }
 
 const PENDING = '-';
+/** How long an unfinished first attempt blocks retries of its clientMsgId. */
+const PENDING_CLAIM_MS = 10_000;
 
 /**
  * The inbox: one engine stream per recipient address holding its messages until a
@@ -104,11 +106,14 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
       { state: 'claimed' } | { state: 'pending' } | { state: 'done'; id: string; timestamp: number }
     > {
       const k = idemKey(from, clientMsgId);
-      if (await engine.setIfAbsent(k, PENDING, claimTtlMs)) return { state: 'claimed' };
+      // a pending claim lives seconds, not the mapping's lifetime: if its node dies before
+      // storing, a retry may claim again instead of waiting for days
+      const pendingTtl = Math.min(claimTtlMs, PENDING_CLAIM_MS);
+      if (await engine.setIfAbsent(k, PENDING, pendingTtl)) return { state: 'claimed' };
       const v = await engine.get(k);
       if (v === null)
         return engine
-          .setIfAbsent(k, PENDING, claimTtlMs)
+          .setIfAbsent(k, PENDING, pendingTtl)
           .then((ok) => ({ state: ok ? 'claimed' : 'pending' }));
       if (v === PENDING) return { state: 'pending' };
       const done = JSON.parse(v) as { id: string; timestamp: number };

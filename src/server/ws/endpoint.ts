@@ -50,6 +50,8 @@ export interface WsEndpoint {
 
 /** How long a peer has to answer our close frame before the socket is dropped. */
 const CLOSE_HANDSHAKE_MS = 2_000;
+/** Frames kept while a connection's first authentication is checked. */
+const MAX_HELD_FRAMES = 32;
 
 interface Conn extends WsConnection {
   ws: WebSocket;
@@ -57,6 +59,8 @@ interface Conn extends WsConnection {
   bucket: TokenBucket;
   authTimer: NodeJS.Timeout | undefined;
   authenticating: boolean;
+  /** Frames that arrived while the first authentication was being checked. */
+  held: { data: RawData; isBinary: boolean }[];
 }
 
 /**
@@ -143,6 +147,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       bucket: new TokenBucket(config.rateLimit, config.rateBurst, now),
       authTimer: undefined,
       authenticating: false,
+      held: [],
       get open() {
         return ws.readyState === WebSocket.OPEN;
       },
@@ -250,24 +255,27 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     } catch (error) {
       if (!(error instanceof SiweError)) log.error({ err: error }, 'authentication failed unexpectedly');
       m.closed.inc({ reason: 'auth_failed' });
-      if (conn.identity) {
-        conn.error(
-          ErrorCode.authFailed,
-          error instanceof SiweError ? error.message : 'Authentication failed',
-        );
-      } else {
-        conn.error(
-          ErrorCode.authFailed,
-          error instanceof SiweError ? error.message : 'Authentication failed',
-        );
-        conn.close(1008, 'authentication failed');
-      }
+      conn.error(ErrorCode.authFailed, error instanceof SiweError ? error.message : 'Authentication failed');
+      // a live connection keeps its earlier identity; a first authentication that fails ends it
+      if (!conn.identity) conn.close(1008, 'authentication failed');
     } finally {
       conn.authenticating = false;
+      // frames sent right after `?token=` (a client need not wait for auth_ok) run now, in order
+      const held = conn.held;
+      conn.held = [];
+      if (conn.identity) for (const h of held) onMessage(conn, h.data, h.isBinary);
     }
   }
 
   function onMessage(conn: Conn, data: RawData, isBinary: boolean) {
+    if (conn.authenticating && !conn.identity) {
+      if (conn.held.length >= MAX_HELD_FRAMES) {
+        conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
+        return;
+      }
+      conn.held.push({ data, isBinary });
+      return;
+    }
     conn.lastSeen = now();
     m.framesIn.inc();
     if (!conn.bucket.take()) {
