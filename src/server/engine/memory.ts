@@ -102,6 +102,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
         });
       }
     },
+    onReconnect() {
+      // one process, no connection to lose
+      return () => {};
+    },
     async subscribe(channel, handler) {
       let set = channels.get(channel);
       if (!set) {

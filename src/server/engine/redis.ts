@@ -85,6 +85,25 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     }
   });
 
+  // the subscriber's first 'ready' is the initial connect; later ones are reconnects
+  // (ioredis restores the subscriptions itself; listeners run once that had time to land)
+  const reconnectListeners = new Set<() => void>();
+  let subReadyCount = 0;
+  sub.on('ready', () => {
+    if (subReadyCount++ === 0) return;
+    for (const delay of [200, 2_000]) {
+      setTimeout(() => {
+        for (const l of [...reconnectListeners]) {
+          try {
+            l();
+          } catch (error) {
+            onError(error as Error);
+          }
+        }
+      }, delay).unref();
+    }
+  });
+
   const k = (key: string) => prefix + key;
   const fieldsToEntry = (id: string, fields: string[]): StreamEntry => {
     let data = '';
@@ -119,6 +138,10 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
 
     async publish(channel, message) {
       await client.publish(channel, message);
+    },
+    onReconnect(listener) {
+      reconnectListeners.add(listener);
+      return () => reconnectListeners.delete(listener);
     },
     async subscribe(channel, handler) {
       let set = handlers.get(channel);

@@ -19,6 +19,12 @@ export interface Engine {
   publish(channel: string, message: string): Promise<void>;
   /** Resolves once the subscription is active; returns its unsubscribe function. */
   subscribe(channel: string, handler: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Called after the pub/sub connection was lost and is back (subscriptions restored):
+   * messages published meanwhile were missed, so surfaces re-read what they keep in
+   * streams. Returns the function that removes the listener.
+   */
+  onReconnect(listener: () => void): () => void;
 
   // ── keys with expiry ───────────────────────────────────────────────────────────
   get(key: string): Promise<string | null>;

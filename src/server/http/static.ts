@@ -21,9 +21,20 @@ const TYPES: Record<string, string> = {
  */
 export function createStaticHandler(root: string | undefined) {
   const base = root ? resolve(root) : undefined;
-  const available = base !== undefined && existsSync(join(base, 'index.html'));
+  // checked again (at most every 2 s) while missing: the app may be built after start-up
+  let available = false;
+  let checkedAt = 0;
+  const isAvailable = () => {
+    if (available || base === undefined) return available;
+    const t = Date.now();
+    if (t - checkedAt > 2_000) {
+      checkedAt = t;
+      available = existsSync(join(base, 'index.html'));
+    }
+    return available;
+  };
   return function serveStatic(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
-    if (!available || !base || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+    if (!base || (req.method !== 'GET' && req.method !== 'HEAD') || !isAvailable()) return false;
     let rel: string;
     try {
       rel = normalize(decodeURIComponent(pathname)).replace(/^([/\\])+/, '');

@@ -223,6 +223,22 @@ export function createDelivery(deps: {
       return { ok: true, id: msg.id, timestamp: msg.timestamp };
     },
 
+    /**
+     * Live copies may have been missed (the engine's pub/sub reconnected): every device
+     * not already draining reads its inbox again from its cursor (duplicates are dropped
+     * by id on the device; a missed message is not).
+     */
+    resyncAll() {
+      for (const d of bySocket.values()) {
+        if (d.syncing) continue;
+        d.syncing = true;
+        sync(d).catch((error) => {
+          logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');
+          d.socket.disconnect(true);
+        });
+      }
+    },
+
     /** A device connected: it drains its inbox, then receives live. */
     attach(socket: MsgSocket): Promise<void> {
       const d: Device = { socket, syncing: true, cursor: '0-0', pending: [], overflow: false };

@@ -82,6 +82,8 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     now,
     maxPending: config.inboxMax,
   });
+  // a Redis outage can swallow live copies: devices re-read their inboxes when it is back
+  const offReconnect = engine.onReconnect(() => delivery.resyncAll());
   const presence = createPresence({ engine, io, logger, metrics, now, leaseMs: config.presenceLeaseMs });
   const typing = createTyping({ io, metrics, now, timeoutMs: config.typingTimeoutMs, maxTimers: 100_000 });
   const calls = createCalls({
@@ -189,6 +191,7 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
       // sockets first (their leave events still reach other nodes), then our state
       await transport.closeSockets();
       await Promise.allSettled([...leaving]);
+      offReconnect();
       typing.close();
       calls.close();
       await Promise.allSettled([offChannels(), delivery.close(), presence.close()]);
