@@ -5,3 +5,5 @@ import { serveBenchIpc } from '../lib/server-process.js';
 const server = await createRealtimeServer({ config: { port: 0, host: '127.0.0.1', logLevel: 'silent' } });
 const { port } = await server.listen();
 serveBenchIpc(port);
+// a clean exit on SIGTERM lets --cpu-prof write its profile
+process.on('SIGTERM', () => process.exit(0));
