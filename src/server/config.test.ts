@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_SPEC, ConfigError, configHelp, loadConfig } from './config.js';
 
@@ -66,5 +67,10 @@ describe('configuration', () => {
   it('lists every variable in --help', () => {
     const help = configHelp();
     for (const s of Object.values(CONFIG_SPEC)) expect(help).toContain(s.env);
+  });
+
+  it('documents every variable in the README configuration table', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const s of Object.values(CONFIG_SPEC)) expect(readme).toContain(`| \`${s.env}\` |`);
   });
 });

@@ -273,7 +273,12 @@ export const CONFIG_SPEC = {
     int(1, 1024),
   ),
   webRoot: spec('P3_WEB_ROOT', '', 'Directory of the web app to serve at / (default: the built one)', optStr),
-  logLevel: spec('LOG_LEVEL', 'info', 'fatal|error|warn|info|debug|trace|silent', logLevel),
+  logLevel: spec(
+    'LOG_LEVEL',
+    'info',
+    'Log level: fatal, error, warn, info, debug, trace or silent',
+    logLevel,
+  ),
 } as const;
 
 type SpecMap = typeof CONFIG_SPEC;
