@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchLanes } from './lanes.js';
+import { NODE_FLAGS } from './lib/server-process.js';
 import { round } from './lib/stats.js';
 import { benchMessaging } from './messaging.js';
 import { benchPulse } from './pulse.js';
@@ -305,7 +306,7 @@ try {
   execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
   pinned = 'servers on core 0, load generator on core 1';
 } catch {}
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${pinned}`;
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${pinned}, server flags: ${NODE_FLAGS.join(' ') || 'none'}`;
 const header = '| bench | figure | p3-realtime | baseline | ratio | target |\n|---|---|---|---|---|---|';
 const fmt = (n: number) => (Math.abs(n) >= 100 ? String(Math.round(n)) : String(round(n, 2)));
 const lines = rows.map((r) => {

@@ -5,6 +5,14 @@ import { cpuSeconds } from './stats.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * Node flags of every bench server, baselines included, so ratios compare code, not flags:
+ * the flags `npm start` uses (BENCH_NODE_FLAGS overrides, e.g. '' for Node's defaults).
+ */
+export const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=64')
+  .split(' ')
+  .filter(Boolean);
+
 export interface BenchServer {
   name: string;
   port: number;
@@ -27,7 +35,7 @@ export async function startBenchServer(
 ): Promise<BenchServer> {
   const proc = fork(`${root}/bench/servers/${module}`, [], {
     cwd: root,
-    execArgv: ['--expose-gc', '--import', 'tsx', ...(opts.nodeArgs ?? [])],
+    execArgv: ['--expose-gc', ...NODE_FLAGS, '--import', 'tsx', ...(opts.nodeArgs ?? [])],
     env: { ...process.env, LOG_LEVEL: 'silent', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
