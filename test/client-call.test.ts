@@ -123,4 +123,40 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     await expect(call.join()).rejects.toMatchObject({ code: 'unauthorized' });
     expect(call.state).toBe('ended');
   });
+
+  it('end() while join() waits for the camera releases the camera and never joins the room', async () => {
+    const { token } = await signIn(t.url);
+    const stream = fakeStream();
+    let grant: (s: MediaStream) => void = () => {};
+    const call = createCall({
+      url: t.url,
+      token,
+      roomId: uniqueId('abandon'),
+      getUserMedia: () => new Promise<MediaStream>((r) => (grant = r)),
+      RTCPeerConnection: FakePeerConnection as unknown as RTCPeerConnectionConstructor,
+      WebSocket: platform.WebSocket,
+    });
+    const joining = call.join();
+    await waitFor(() => call.state === 'joining');
+    // the camera prompt is still open when the user hangs up
+    await new Promise((r) => setTimeout(r, 100));
+    call.end();
+    grant(stream);
+    await joining;
+    expect(call.state).toBe('ended');
+    expect(stream.tracks.every((tr) => tr.stopped)).toBe(true);
+    expect(FakePeerConnection.instances).toHaveLength(0);
+  });
+
+  it('iceTransportPolicy "relay" reaches every RTCPeerConnection', async () => {
+    const room = uniqueId('relay');
+    const calls = [await newCall(room, { iceTransportPolicy: 'relay' }), await newCall(room)];
+    for (const c of calls) await c.join();
+    await waitFor(() => FakePeerConnection.instances.length === 2, { what: 'two peer connections' });
+    const policies = FakePeerConnection.instances.map(
+      (p) => (p as unknown as { config: RTCConfiguration }).config?.iceTransportPolicy,
+    );
+    expect(policies.sort()).toEqual(['all', 'relay']);
+    for (const c of calls) c.end();
+  });
 });

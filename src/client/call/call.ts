@@ -57,6 +57,8 @@ export interface CallOptions {
   /** Report each quality sample to the server (§3.1 `stats`). @default true */
   reportStats?: boolean;
   RTCPeerConnection?: RTCPeerConnectionConstructor;
+  /** 'relay' forces every connection through TURN (privacy, or testing the TURN path). @default the server's */
+  iceTransportPolicy?: RTCIceTransportPolicy;
   getUserMedia?: (constraints: MediaStreamConstraints) => Promise<MediaStream>;
   fetch?: FetchLike;
   WebSocket?: WebSocketConstructor;
@@ -144,7 +146,7 @@ export function createCall(options: CallOptions): Call {
       iceServers: config.iceServers,
       bundlePolicy: config.bundlePolicy,
       rtcpMuxPolicy: config.rtcpMuxPolicy,
-      iceTransportPolicy: config.iceTransportPolicy,
+      iceTransportPolicy: options.iceTransportPolicy ?? config.iceTransportPolicy,
     });
     const rate = opusRateOf(config.codecPreferences.audio);
     const link = createPeerLink(pc as unknown as NegotiatingConnection, {
@@ -243,15 +245,23 @@ export function createCall(options: CallOptions): Call {
         const device = !options.device || options.device === 'auto' ? detectDevice() : options.device;
         const u = httpUrl(options.url, WebRTCPaths.config);
         u.searchParams.set('device', device);
+        // end() may run during any wait below: whatever is acquired after it is released here
+        const abandoned = () => (state as CallState) !== 'joining';
         config = await requestJson<WebRTCConfigResponse>(fetchFn, u, {
           token: await resolveToken(options.token),
         });
+        if (abandoned()) return;
         if (!localStream) {
           const gum =
             options.getUserMedia ??
             ((c: MediaStreamConstraints) =>
               (globalThis as { navigator?: Navigator }).navigator!.mediaDevices.getUserMedia(c));
-          localStream = await gum(options.media ?? { audio: true, video: true });
+          const stream = await gum(options.media ?? { audio: true, video: true });
+          if (abandoned()) {
+            for (const t of stream.getTracks()) t.stop();
+            return;
+          }
+          localStream = stream;
           ownsStream = true;
         }
         signaling ??= createSignalingClient({
@@ -261,8 +271,11 @@ export function createCall(options: CallOptions): Call {
         });
         wire(signaling);
         const list = await signaling.join(options.roomId);
-        // end() may have run while we waited
-        if ((state as CallState) !== 'joining') return;
+        if (abandoned()) {
+          if (signaling.rooms.has(options.roomId)) signaling.end(options.roomId);
+          if (ownsSignaling) signaling.close();
+          return;
+        }
         for (const p of list) connect(p);
         win.addEventListener?.('online', onNetworkChange);
         nav?.connection?.addEventListener?.('change', onNetworkChange);
