@@ -125,6 +125,20 @@ export function engineContract(
       expect(await b.listPop('q')).toBeNull();
     });
 
+    it('listPopLease moves the head into a lease set atomically, once per item', async () => {
+      await a.listPush('work', 't1');
+      await a.listPush('work', 't2');
+      const [x, y, z] = await Promise.all([
+        a.listPopLease('work', 'claims', 1_000, ':d'),
+        b.listPopLease('work', 'claims', 1_000, ':d'),
+        b.listPopLease('work', 'claims', 1_000, ':d'),
+      ]);
+      expect([x, y, z].filter(Boolean).sort()).toEqual(['t1', 't2']);
+      expect((await a.leaseMembers('claims')).sort()).toEqual(['t1:d', 't2:d']);
+      clock.advance(2_000);
+      expect((await b.leaseExpire('claims')).sort()).toEqual(['t1:d', 't2:d']);
+    });
+
     it('leases expire and each expired member is returned to one sweeper only', async () => {
       await a.leaseAdd('room', 'p1', 1_000);
       await b.leaseAdd('room', 'p2', 5_000);

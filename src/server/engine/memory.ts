@@ -206,6 +206,11 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
       if (l.length === 0) lists.delete(key);
       return v;
     },
+    async listPopLease(listKey, leaseKey, ttlMs, memberSuffix = '') {
+      const head = await engine.listPop(listKey);
+      if (head !== null) await engine.leaseAdd(leaseKey, head + memberSuffix, ttlMs);
+      return head;
+    },
     async listLength(key) {
       return lists.get(key)?.length ?? 0;
     },

@@ -54,6 +54,12 @@ if ARGV[4] ~= '' then
 end
 return id`;
 
+// LPOP and the lease of the popped item in one step (no window where it is in neither)
+const LIST_POP_LEASE = `
+local v = redis.call('LPOP', KEYS[1])
+if v then redis.call('ZADD', KEYS[2], ARGV[1], v .. ARGV[2]) end
+return v`;
+
 const STREAM_FIELD = 'd';
 const TRIM_MARKER = ':trimmed';
 
@@ -204,6 +210,16 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     },
     async listPop(key) {
       return client.lpop(k(key));
+    },
+    async listPopLease(listKey, leaseKey, ttlMs, memberSuffix = '') {
+      return (await client.eval(
+        LIST_POP_LEASE,
+        2,
+        k(listKey),
+        k(leaseKey),
+        String(now() + ttlMs),
+        memberSuffix,
+      )) as string | null;
     },
     async listLength(key) {
       return client.llen(k(key));

@@ -54,6 +54,18 @@ export interface Engine {
   /** Removes every occurrence of `value`; returns how many were removed. */
   listRemove(key: string, value: string): Promise<number>;
 
+  /**
+   * Atomically removes the head of `listKey` and adds `head + memberSuffix` to the lease set
+   * `leaseKey` for `ttlMs`: a process that dies right after taking an item leaves a lease
+   * that runs out (and can be swept), never an item that is simply gone.
+   */
+  listPopLease(
+    listKey: string,
+    leaseKey: string,
+    ttlMs: number,
+    memberSuffix?: string,
+  ): Promise<string | null>;
+
   // ── leases: set members that expire unless renewed ──────────────────────────────
   /** Adds or renews `member` in the lease set `key` until now + ttlMs. */
   leaseAdd(key: string, member: string, ttlMs: number): Promise<void>;

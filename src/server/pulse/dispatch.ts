@@ -62,7 +62,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       if (!slot) return;
       let taskId: string | null;
       try {
-        taskId = await engine.listPop(K.queue(capability));
+        // taken and claimed in one step: a process that dies here leaves a claim that runs out
+        taskId = await engine.listPopLease(K.queue(capability), K.claims, claimMs, DISPATCH);
       } catch (error) {
         slot.release();
         throw error;
@@ -82,7 +83,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     let slot = reserved;
     let r: TaskRecord | null;
     try {
-      // the first command after the pop: if this process dies now, the claim brings it back
+      // renews the claim listPopLease took (idempotent)
       await engine.leaseAdd(K.claims, taskId + DISPATCH, claimMs);
       r = await store.load(taskId);
       if (r?.status !== 'queued') {
