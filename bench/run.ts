@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchLanes } from './lanes.js';
 import { NODE_FLAGS } from './lib/server-process.js';
@@ -325,4 +325,15 @@ writeFileSync(
   new URL('./results/latest.md', import.meta.url),
   `Measured ${when} on ${machine}${quick ? ' (quick run)' : ''}.\n\n${table}\n`,
 );
+// a full run refreshes the table in the README (between its bench markers)
+if (!quick && only.length === 0) {
+  const readmeUrl = new URL('../README.md', import.meta.url);
+  const readme = readFileSync(readmeUrl, 'utf8');
+  const start = readme.indexOf('<!-- bench:start -->');
+  const end = readme.indexOf('<!-- bench:end -->');
+  if (start >= 0 && end > start) {
+    const body = `<!-- bench:start -->\nMeasured ${when} on ${machine}.\n\n${table}\n`;
+    writeFileSync(readmeUrl, readme.slice(0, start) + body + readme.slice(end));
+  }
+}
 process.exit(0);
