@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getAddress } from 'viem';
 import { createTokenService } from '../src/server/auth/tokens.js';
+import { sendAtRate, settle } from './lib/load.js';
 import { type BenchServer, startBenchServer } from './lib/server-process.js';
 import { MiniSio } from './lib/sioclient.js';
 import { percentiles } from './lib/stats.js';
@@ -82,27 +83,17 @@ async function runDm(
   });
   const cpu0 = nodes[0].cpu() + nodes[1].cpu();
   const start = performance.now();
-  const total = Math.round(rate * seconds);
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        // client 2k (node A) sends to 2k+1 (node B) and back: every DM crosses nodes
-        const k = sent % pairs;
-        const forward = Math.floor(sent / pairs) % 2 === 0;
-        const from = clients[2 * k + (forward ? 0 : 1)]!;
-        const to = ids[2 * k + (forward ? 1 : 0)]!;
-        ep.send(from, to, `${PAD}|t=${performance.now().toFixed(3)}`);
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
+  // client 2k (node A) sends to 2k+1 (node B) and back: every DM crosses nodes
+  const sent = await sendAtRate(rate, seconds, (i) => {
+    const k = i % pairs;
+    const forward = Math.floor(i / pairs) % 2 === 0;
+    ep.send(
+      clients[2 * k + (forward ? 0 : 1)]!,
+      ids[2 * k + (forward ? 1 : 0)]!,
+      `${PAD}|t=${performance.now().toFixed(3)}`,
+    );
   });
-  const deadline = performance.now() + 3_000;
-  while (received < sent && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await settle(() => received >= sent, 3_000);
   const elapsed = (performance.now() - start) / 1000;
   const pc = percentiles(samples);
   return {

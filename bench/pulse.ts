@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createTokenService } from '../src/server/auth/tokens.js';
+import { sendAtRate } from './lib/load.js';
 import { type BenchServer, startBenchServer } from './lib/server-process.js';
 import { percentiles } from './lib/stats.js';
 import { MiniWs } from './lib/wsclient.js';
@@ -79,25 +80,13 @@ async function metricsFanout(
   await new Promise((r) => setTimeout(r, 300));
   for (const d of dashboards) d.onText = onText;
   const start = performance.now();
-  const total = Math.round(rate * seconds);
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        const ws = pubs[sent % pubs.length]!;
-        const t = performance.now().toFixed(3);
-        ws.send(
-          p3
-            ? `{"type":"metrics","data":{"cpu":0.42,"memory":0.61,"latencyMs":12,"t":${t}}}`
-            : `{"type":"metrics","data":{"nodeId":"n","metrics":{"cpu":0.42,"memory":0.61,"latencyMs":12,"t":${t}}}}`,
-        );
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
+  const sent = await sendAtRate(rate, seconds, (i) => {
+    const t = performance.now().toFixed(3);
+    pubs[i % pubs.length]!.send(
+      p3
+        ? `{"type":"metrics","data":{"cpu":0.42,"memory":0.61,"latencyMs":12,"t":${t}}}`
+        : `{"type":"metrics","data":{"nodeId":"n","metrics":{"cpu":0.42,"memory":0.61,"latencyMs":12,"t":${t}}}}`,
+    );
   });
   await waitFor(() => delivered >= sent * subs, 3_000);
   const elapsed = (performance.now() - start) / 1000;

@@ -21,6 +21,31 @@ export interface StepResult {
   serverCpu: number;
 }
 
+/**
+ * Calls `sendOne(i)` for i = 0…rate·seconds−1 at a fixed offered rate (open loop: the
+ * schedule never waits for answers), in 2 ms ticks; resolves after the last send.
+ */
+export function sendAtRate(rate: number, seconds: number, sendOne: (i: number) => void): Promise<number> {
+  const start = performance.now();
+  const total = Math.round(rate * seconds);
+  let sent = 0;
+  return new Promise<number>((resolve) => {
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
+      while (sent < due) sendOne(sent++);
+      if (sent >= total) resolve(sent);
+      else setTimeout(tick, 2);
+    };
+    tick();
+  });
+}
+
+/** Waits until `done()` or `ms` have passed. */
+export async function settle(done: () => boolean, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!done() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 /** Extracts the send time written as "t":<ms> at the end of the frame's data. */
 function sendTime(text: string): number {
   const i = text.lastIndexOf('"t":');
@@ -40,7 +65,6 @@ export async function runOpenLoop(
 ): Promise<StepResult> {
   const samples: number[] = [];
   let received = 0;
-  let sent = 0;
   const onText = (t: string) => {
     const ts = sendTime(t);
     if (Number.isNaN(ts)) return;
@@ -53,27 +77,13 @@ export async function runOpenLoop(
   }
   const cpu0 = serverCpu();
   const start = performance.now();
-  const total = Math.round(rate * seconds);
-  let cursor = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate));
-      while (sent < due) {
-        const p = pairs[cursor % pairs.length]!;
-        const forward = Math.floor(cursor / pairs.length) % 2 === 0;
-        cursor++;
-        const now = performance.now().toFixed(3);
-        if (forward) p.a.send(p.frameAtoB.replace('__T__', now));
-        else p.b.send(p.frameBtoA.replace('__T__', now));
-        sent++;
-      }
-      if (sent >= total) resolve();
-      else setTimeout(tick, 2);
-    };
-    tick();
+  const sent = await sendAtRate(rate, seconds, (i) => {
+    const p = pairs[i % pairs.length]!;
+    const now = performance.now().toFixed(3);
+    if (Math.floor(i / pairs.length) % 2 === 0) p.a.send(p.frameAtoB.replace('__T__', now));
+    else p.b.send(p.frameBtoA.replace('__T__', now));
   });
-  const deadline = performance.now() + 2_000;
-  while (received < sent && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await settle(() => received >= sent, 2_000);
   const elapsed = (performance.now() - start) / 1000;
   const cpu = (serverCpu() - cpu0) / elapsed;
   const pc = percentiles(samples);

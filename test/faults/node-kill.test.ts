@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
 import { REDIS_URL } from '../helpers/server.js';
 import { signIn } from '../helpers/siwe.js';
-import { recordFigure, scale } from './figures.js';
-import { runWorkload } from './workload.js';
+import { recordFigure } from './figures.js';
+import { describeCounts, runWorkload, WORKLOAD_SIZE } from './workload.js';
 
 /**
  * A server node killed with SIGKILL under load: its clients fail over to the other node
@@ -30,10 +30,7 @@ describe('server node killed with SIGKILL under load', () => {
       urls: () => alive.map((n) => n.url),
       sender,
       receiver,
-      dms: scale(150, 1_000),
-      events: scale(150, 1_000),
-      tasks: scale(30, 200),
-      deadlineMs: 90_000,
+      ...WORKLOAD_SIZE,
       fault: async () => {
         // the sender's node (and the one that took the task submissions) dies
         const victim = nodes[0]!;
@@ -47,10 +44,7 @@ describe('server node killed with SIGKILL under load', () => {
       scenario: 'Server node SIGKILLed under load (2 nodes on Redis)',
       reference:
         'Centrifugo/Socket.IO with Redis: clients reconnect to a live node; history recovers missed messages',
-      measured:
-        `DMs ${counts.dmsDelivered}/${counts.dmsSent} (lost ${counts.dmsLost}, duplicates after dedupe ${counts.dmDuplicatesAfterDedupe}); ` +
-        `lane events ${counts.eventsReceived}/${counts.eventsPublished} (lost ${counts.eventsLost}); tasks ${counts.tasksDone}/${counts.tasksSubmitted} (lost ${counts.tasksLost}); ` +
-        `DMs acknowledged again ${Math.round(counts.serviceBackMs)} ms after the kill`,
+      measured: `${describeCounts(counts)}; DMs acknowledged again ${Math.round(counts.serviceBackMs)} ms after the kill`,
       numbers: { ...counts, killedAt },
     });
     expect(survivorUp).toBe(true);

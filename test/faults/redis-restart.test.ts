@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ServerProcess, spawnServer } from '../helpers/process.js';
 import { type RedisServer, startRedisServer } from '../helpers/redis-server.js';
 import { signIn } from '../helpers/siwe.js';
-import { recordFigure, scale } from './figures.js';
-import { runWorkload } from './workload.js';
+import { recordFigure } from './figures.js';
+import { describeCounts, runWorkload, WORKLOAD_SIZE } from './workload.js';
 
 /**
  * Redis restarted (its own redis-server, AOF with fsync always) while two server nodes
@@ -35,10 +35,7 @@ describe('Redis restart under load', () => {
       urls: () => nodes.map((n) => n.url),
       sender,
       receiver,
-      dms: scale(150, 1_000),
-      events: scale(150, 1_000),
-      tasks: scale(30, 200),
-      deadlineMs: 90_000,
+      ...WORKLOAD_SIZE,
       fault: async () => {
         const t0 = Date.now();
         await redis.stop('SIGTERM');
@@ -51,10 +48,7 @@ describe('Redis restart under load', () => {
     recordFigure('redis-restart', {
       scenario: 'Redis restarted under load (2 nodes, AOF)',
       reference: 'Redis Streams + AOF fsync always: acknowledged writes survive a restart',
-      measured:
-        `Redis down ${downMs} ms. DMs ${counts.dmsDelivered}/${counts.dmsSent} (lost ${counts.dmsLost}, duplicates after dedupe ${counts.dmDuplicatesAfterDedupe}, raw redeliveries ${counts.dmRawDuplicates}); ` +
-        `lane events ${counts.eventsReceived}/${counts.eventsPublished} (lost ${counts.eventsLost}); tasks ${counts.tasksDone}/${counts.tasksSubmitted} (lost ${counts.tasksLost}); ` +
-        `server crashes ${crashes}; DMs acknowledged again ${Math.round(counts.serviceBackMs)} ms after Redis was back`,
+      measured: `Redis down ${downMs} ms. ${describeCounts(counts)}; server crashes ${crashes}; DMs acknowledged again ${Math.round(counts.serviceBackMs)} ms after Redis was back`,
       numbers: { ...counts, downMs, crashes },
     });
     expect(crashes).toBe(0);

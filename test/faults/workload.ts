@@ -2,6 +2,7 @@ import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
 import { SseParser } from '../helpers/lanes.js';
 import { TEST_SERVICE_KEY, waitFor } from '../helpers/server.js';
+import { scale } from './figures.js';
 
 /**
  * The traffic a fault scenario runs through two server nodes: direct messages (sender
@@ -170,6 +171,22 @@ function resilientWorker(
       ws?.terminate();
     },
   };
+}
+
+/** The traffic of one fault scenario: short inside `npm test`, full in `npm run test:faults`. */
+export const WORKLOAD_SIZE = {
+  dms: scale(150, 1_000),
+  events: scale(150, 1_000),
+  tasks: scale(30, 200),
+  deadlineMs: 90_000,
+};
+
+/** The counts of a run in words, for RELIABILITY.md. */
+export function describeCounts(c: WorkloadCounts): string {
+  return (
+    `DMs ${c.dmsDelivered}/${c.dmsSent} (lost ${c.dmsLost}, duplicates after dedupe ${c.dmDuplicatesAfterDedupe}, raw redeliveries ${c.dmRawDuplicates}); ` +
+    `lane events ${c.eventsReceived}/${c.eventsPublished} (lost ${c.eventsLost}); tasks ${c.tasksDone}/${c.tasksSubmitted} (lost ${c.tasksLost})`
+  );
 }
 
 export interface WorkloadOptions {
