@@ -34,6 +34,31 @@ describe('backoff policy', () => {
     expect(samples.filter((d) => d >= 2000).length).toBeGreaterThan(800);
   });
 
+  it('after a server restart (1001): one phase per client, tries land at that phase of 8 s then 16 s windows', () => {
+    const p = createBackoffPolicy();
+    const at = (phase: number, n: number) => {
+      let t = 0;
+      const times: number[] = [];
+      for (let k = 0; k < n; k++) {
+        t += p.nextRetryDelayInMs({ retryCount: k, elapsedMs: t, outageCloseCode: 1001, phase })!;
+        times.push(t);
+      }
+      return times;
+    };
+    expect(at(0.25, 4)).toEqual([2000, 8000 + 4000, 24000 + 4000, 40000 + 4000]);
+    expect(at(0, 2)).toEqual([0, 8000]);
+    // a dropped link (1006) keeps the seed's fast steps
+    expect(
+      p.nextRetryDelayInMs({ retryCount: 0, elapsedMs: 0, outageCloseCode: 1006, phase: 0.999 }),
+    ).toBeLessThan(1000);
+    // 2,000 clients after a restart that takes 4 s: no second gets more than 20 % of them back
+    const backAt = Array.from({ length: 2000 }, (_, i) => at((i + 0.5) / 2000, 6).find((t) => t >= 4000)!);
+    const perSecond = new Map<number, number>();
+    for (const t of backAt)
+      perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
+    expect(Math.max(...perSecond.values()) / 2000).toBeLessThanOrEqual(0.2);
+  });
+
   it('gives up after maxRetries or maxElapsedMs', () => {
     const p = createBackoffPolicy({ maxRetries: 3, maxElapsedMs: 60_000 });
     expect(p.nextRetryDelayInMs({ retryCount: 2, elapsedMs: 0 })).not.toBeNull();
@@ -132,7 +157,8 @@ describe('reconnecting socket (fake timers)', () => {
     FakeWebSocket.last.open();
     FakeWebSocket.last.serverClose(1001, 'server shutting down');
     expect(socket.state).toBe('reconnecting');
-    await vi.advanceTimersByTimeAsync(1000);
+    // a restarting server: the retry falls somewhere in the first 8 s window
+    await vi.advanceTimersByTimeAsync(8000);
     FakeWebSocket.last.open();
     expect(socket.state).toBe('open');
     socket.close();

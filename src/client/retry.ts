@@ -23,6 +23,9 @@ export interface RetrySchedule {
 export function createRetrySchedule(policy: ReconnectPolicy, clock: () => number = Date.now): RetrySchedule {
   let retryCount = 0;
   let lostAt = clock();
+  // what started the current outage, and this client's phase for it
+  let outageCloseCode: number | undefined;
+  let phase = Math.random();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let waiting: (() => void) | undefined;
   const fire = () => {
@@ -44,7 +47,17 @@ export function createRetrySchedule(policy: ReconnectPolicy, clock: () => number
       lostAt = clock();
     },
     next(attempt, info = {}) {
-      const delay = policy.nextRetryDelayInMs({ retryCount, elapsedMs: clock() - lostAt, ...info });
+      if (retryCount === 0) {
+        outageCloseCode = info.closeCode;
+        phase = Math.random();
+      }
+      const delay = policy.nextRetryDelayInMs({
+        retryCount,
+        elapsedMs: clock() - lostAt,
+        ...info,
+        outageCloseCode,
+        phase,
+      });
       if (delay === null) return null;
       clearTimeout(timer);
       waiting = attempt;
