@@ -419,7 +419,7 @@ describe('slow consumers on every surface', () => {
       'dropped (p3_messaging_slow_consumers_total +1; its undelivered DMs stay in its inbox)',
       r,
       ctrl,
-      `; the cap counts packets (MAX_BUFFERED_PACKETS 5,000 in src/server/messaging/transport.ts), not bytes, so with ${content.length / 1024} KiB messages a stalled receiver holds ~${MB(5_000 * content.length)} MB of payload before it is dropped`,
+      `; the cap counts unsent bytes (engine.io queue + WebSocket buffer) against P3_SEND_BUFFER_BYTES, with ${content.length / 1024} KiB messages`,
     );
     check(r, ctrl);
     raw.destroy();

@@ -184,10 +184,30 @@ export function createTransport(ctx: SurfaceContext): Transport {
     io,
     eio,
     writable(socket) {
-      const buffered = (socket.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0;
-      if (buffered <= MAX_BUFFERED_PACKETS) return true;
+      // unsent bytes: engine.io's packet queue plus what the WebSocket still holds, against
+      // P3_SEND_BUFFER_BYTES (a byte cap: a packet count alone let a stalled reader of large
+      // messages hold hundreds of MB)
+      const conn = socket.conn as unknown as {
+        writeBuffer?: { data?: unknown }[];
+        transport?: { socket?: { bufferedAmount?: number } };
+      };
+      const queue = conn.writeBuffer ?? [];
+      let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
+      if (queue.length < 64 && bytes <= config.sendBufferBytes) return true;
+      if (queue.length <= MAX_BUFFERED_PACKETS) {
+        for (const p of queue) {
+          const d = p.data;
+          bytes +=
+            typeof d === 'string' ? d.length : ((d as { byteLength?: number } | undefined)?.byteLength ?? 0);
+          if (bytes > config.sendBufferBytes) break;
+        }
+        if (bytes <= config.sendBufferBytes) return true;
+      }
       slow.inc();
-      ctx.logger.warn({ address: socket.data.address, buffered }, 'messaging: slow consumer dropped');
+      ctx.logger.warn(
+        { address: socket.data.address, packets: queue.length, bytes },
+        'messaging: slow consumer dropped',
+      );
       socket.disconnect(true);
       return false;
     },
