@@ -12,7 +12,7 @@ interface Stored {
 
 const PENDING = '-';
 /** How long an unfinished first attempt blocks retries of its clientMsgId. */
-const PENDING_CLAIM_MS = 10_000;
+const PENDING_CLAIM_MS = 3_000;
 
 /**
  * The inbox: one engine stream per recipient address holding its messages until a
