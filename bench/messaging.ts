@@ -11,13 +11,17 @@ const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface DmFigures {
   server: string;
-  rate: number;
-  sent: number;
-  received: number;
-  p50: number;
-  p99: number;
-  p999: number;
-  serverCpu: number;
+  steps: {
+    rate: number;
+    sent: number;
+    received: number;
+    p50: number;
+    p99: number;
+    p999: number;
+    serverCpu: number;
+  }[];
+  /** Highest offered rate with p99 ≤ 10 ms and nothing late past 3 s. */
+  capacity: number;
   heapPerConnBytes: number;
   announceLastMs: number;
 }
@@ -54,14 +58,7 @@ const p3: Endpoint = {
   },
 };
 
-async function runDm(
-  nodes: [BenchServer, BenchServer],
-  ep: Endpoint,
-  pairs: number,
-  rate: number,
-  seconds: number,
-  name: string,
-): Promise<Omit<DmFigures, 'heapPerConnBytes' | 'announceLastMs'> & { clients: MiniSio[] }> {
+async function openClients(nodes: [BenchServer, BenchServer], ep: Endpoint, pairs: number) {
   const ids = Array.from({ length: pairs * 2 }, () => getAddress(`0x${randomBytes(20).toString('hex')}`));
   const clients: MiniSio[] = [];
   for (let i = 0; i < ids.length; i += 50) {
@@ -69,27 +66,58 @@ async function runDm(
       ...(await Promise.all(ids.slice(i, i + 50).map((id, j) => ep.open(nodes[(i + j) % 2]!, id)))),
     );
   }
+  return { ids, clients };
+}
+
+interface DmStep {
+  rate: number;
+  sent: number;
+  received: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  serverCpu: number;
+}
+
+/** Waits (at most 15 s) until both nodes together use under 10 % of a core over 500 ms. */
+async function quiet(nodes: [BenchServer, BenchServer]): Promise<void> {
+  const end = performance.now() + 15_000;
+  while (performance.now() < end) {
+    const c0 = nodes[0].cpu() + nodes[1].cpu();
+    await new Promise((r) => setTimeout(r, 500));
+    if (nodes[0].cpu() + nodes[1].cpu() - c0 < 0.05) return;
+  }
+}
+
+/** One open-loop step of DMs: client 2k (node A) ⇄ client 2k+1 (node B), every DM crosses nodes. */
+async function dmStep(
+  nodes: [BenchServer, BenchServer],
+  ep: Endpoint,
+  c: { ids: string[]; clients: MiniSio[] },
+  rate: number,
+  seconds: number,
+): Promise<DmStep> {
+  const pairs = c.clients.length / 2;
   const samples: number[] = [];
   let received = 0;
-  clients.forEach((c) => {
-    c.onEvent = (event, raw) => {
+  for (const client of c.clients) {
+    client.onEvent = (event, raw) => {
       if (event !== ep.receiveEvent) return;
       const i = raw.lastIndexOf('|t=');
       if (i < 0) return;
       received++;
       samples.push(performance.now() - Number.parseFloat(raw.slice(i + 3)));
-      ep.onReceive?.(c, raw);
+      ep.onReceive?.(client, raw);
     };
-  });
+  }
   const cpu0 = nodes[0].cpu() + nodes[1].cpu();
   const start = performance.now();
-  // client 2k (node A) sends to 2k+1 (node B) and back: every DM crosses nodes
   const sent = await sendAtRate(rate, seconds, (i) => {
     const k = i % pairs;
     const forward = Math.floor(i / pairs) % 2 === 0;
     ep.send(
-      clients[2 * k + (forward ? 0 : 1)]!,
-      ids[2 * k + (forward ? 1 : 0)]!,
+      c.clients[2 * k + (forward ? 0 : 1)]!,
+      c.ids[2 * k + (forward ? 1 : 0)]!,
       `${PAD}|t=${performance.now().toFixed(3)}`,
     );
   });
@@ -97,7 +125,6 @@ async function runDm(
   const elapsed = (performance.now() - start) / 1000;
   const pc = percentiles(samples);
   return {
-    server: name,
     rate,
     sent,
     received,
@@ -105,13 +132,12 @@ async function runDm(
     p99: pc.p99,
     p999: pc.p999,
     serverCpu: (nodes[0].cpu() + nodes[1].cpu() - cpu0) / elapsed,
-    clients,
   };
 }
 
 export async function benchMessaging(opts: {
   pairs: number;
-  rate: number;
+  rates: number[];
   seconds: number;
   idle: number;
   log: (s: string) => void;
@@ -141,41 +167,7 @@ export async function benchMessaging(opts: {
     const a = await startBenchServer(`${name} A`, module, env, { core: 0 });
     const b = await startBenchServer(`${name} B`, module, env, { core: 0 });
     try {
-      opts.log(`messaging: ${name}: ${opts.pairs} pairs across 2 nodes`);
-      const warm = await runDm([a, b], ep, Math.min(50, opts.pairs), 1_000, 1, name);
-      for (const c of warm.clients) c.close();
-      const r = await runDm([a, b], ep, opts.pairs, opts.rate, opts.seconds, name);
-      opts.log(
-        `messaging: ${name}: ${opts.rate}/s p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, lost ${r.sent - r.received}`,
-      );
-      // fan-out of one announcement to every client on node A (emit to all, time to the last)
-      const announce = r.clients.filter((_, i) => i % 2 === 0);
-      for (const c of r.clients) c.onEvent = () => {};
-      let got = 0;
-      let last = 0;
-      for (const c of announce) {
-        c.onEvent = (event) => {
-          if (event === 'system:announcement' || event === 'announce') {
-            got++;
-            last = performance.now();
-          }
-        };
-      }
-      const t0 = performance.now();
-      if (module === 'p3.ts') {
-        const { Redis } = await import('ioredis');
-        const redis = new Redis(REDIS);
-        await redis.publish('p3:broadcast', JSON.stringify({ text: PAD }));
-        await redis.quit();
-      } else {
-        announce[0]!.emitRaw('announce-all', JSON.stringify({ text: PAD }));
-      }
-      while (got < announce.length && performance.now() - t0 < 10_000)
-        await new Promise((res) => setTimeout(res, 2));
-      const announceLastMs = got >= announce.length ? last - t0 : Number.NaN;
-      for (const c of r.clients) c.close();
-      await new Promise((res) => setTimeout(res, 300));
-      // heap per idle connection on one node
+      // heap per idle connection first, on a fresh node
       const h0 = await a.heap();
       const idle: MiniSio[] = [];
       for (let i = 0; i < opts.idle; i += 50) {
@@ -189,8 +181,52 @@ export async function benchMessaging(opts: {
       }
       const heapPerConnBytes = ((await a.heap()) - h0) / opts.idle;
       for (const c of idle) c.close();
-      const { clients: _c, ...fig } = r;
-      out.push({ ...fig, heapPerConnBytes, announceLastMs });
+      opts.log(`messaging: ${name}: ${Math.round(heapPerConnBytes)} B heap per idle connection`);
+
+      opts.log(`messaging: ${name}: ${opts.pairs} pairs across 2 nodes`);
+      const c = await openClients([a, b], ep, opts.pairs);
+      // one announcement to every client on node A, before any load (time to the last)
+      const announce = c.clients.filter((_, i) => i % 2 === 0);
+      let got = 0;
+      let last = 0;
+      for (const cl of announce) {
+        cl.onEvent = (event) => {
+          if (event === 'system:announcement' || event === 'announce') {
+            got++;
+            last = performance.now();
+          }
+        };
+      }
+      await new Promise((res) => setTimeout(res, 500));
+      const t0 = performance.now();
+      if (module === 'p3.ts') {
+        const { Redis } = await import('ioredis');
+        const redis = new Redis(REDIS);
+        await redis.publish('p3:broadcast', JSON.stringify({ text: PAD }));
+        await redis.quit();
+      } else {
+        announce[0]!.emitRaw('announce-all', JSON.stringify({ text: PAD }));
+      }
+      await settle(() => got >= announce.length, 10_000);
+      const announceLastMs = got >= announce.length ? last - t0 : Number.NaN;
+      opts.log(`messaging: ${name}: announcement to ${announce.length}: ${announceLastMs.toFixed(1)} ms`);
+
+      // let connect/disconnect work (presence, recovery) finish before timing anything
+      await quiet([a, b]);
+      await dmStep([a, b], ep, c, 500, 1); // warm-up
+      const steps: DmStep[] = [];
+      let capacity = 0;
+      for (const rate of opts.rates) {
+        const r = await dmStep([a, b], ep, c, rate, opts.seconds);
+        steps.push(r);
+        opts.log(
+          `messaging: ${name}: ${rate}/s p50 ${r.p50.toFixed(2)} p99 ${r.p99.toFixed(2)} ms, lost ${r.sent - r.received}, CPU ${r.serverCpu.toFixed(2)}`,
+        );
+        if (r.p99 > 10 || r.received < r.sent) break;
+        capacity = rate;
+      }
+      for (const cl of c.clients) cl.close();
+      out.push({ server: name, steps, capacity, heapPerConnBytes, announceLastMs });
     } finally {
       await a.stop();
       await b.stop();

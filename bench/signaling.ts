@@ -131,10 +131,13 @@ export async function benchSignaling(opts: {
   for (const [name, module, connect, idle] of targets) {
     const s = await startBenchServer(name, module, env, { core: 0 });
     try {
+      // idle connections first, on the fresh server: later phases leave garbage behind
+      const heapPerIdleConnBytes = await idleHeap(s, (i) => idle(s, i), opts.idleConns);
+      opts.log(`signaling: ${name}: ${Math.round(heapPerIdleConnBytes)} B heap per idle connection`);
       opts.log(`signaling: ${name}: opening ${opts.pairs} pairs`);
       const pairs = await openPairs(s, connect, opts.pairs);
-      // warm-up: JIT and buffers
-      await runOpenLoop(pairs, 2_000, 1, s.cpu);
+      // warm-up: JIT, buffers, the young generation
+      await runOpenLoop(pairs, 5_000, 2, s.cpu);
       const at10k = await runOpenLoop(pairs, 10_000, opts.seconds, s.cpu);
       opts.log(`signaling: ${name}: 10k/s p50 ${at10k.p50.toFixed(2)} p99 ${at10k.p99.toFixed(2)} ms`);
       const cap = await findCapacity(pairs, opts.rates, opts.seconds, s.cpu);
@@ -143,7 +146,6 @@ export async function benchSignaling(opts: {
         p.a.close();
         p.b.close();
       }
-      const heapPerIdleConnBytes = await idleHeap(s, (i) => idle(s, i), opts.idleConns);
       out.push({
         server: name,
         at10k,

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import {
-  compareStreamIds,
-  type Engine,
-  type StreamAppendOptions,
-  type StreamEntry,
-  type StreamInfo,
-} from './types.js';
+import type { Engine, StreamAppendOptions, StreamEntry, StreamInfo } from './types.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -59,6 +53,26 @@ const LIST_POP_LEASE = `
 local v = redis.call('LPOP', KEYS[1])
 if v then redis.call('ZADD', KEYS[2], ARGV[1], v .. ARGV[2]) end
 return v`;
+
+// XDEL of existing ids in one step, moving the trim marker up to the greatest one deleted
+const STREAM_DELETE = `
+local removed = 0
+local top = redis.call('GET', KEYS[2]) or '0-0'
+local function greater(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am > bm or (am == bm and as > bs)
+end
+local moved = false
+for i = 1, #ARGV do
+  if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
+    removed = removed + 1
+    if greater(ARGV[i], top) then top = ARGV[i]; moved = true end
+  end
+end
+if moved then redis.call('SET', KEYS[2], top) end
+return removed`;
 
 const STREAM_FIELD = 'd';
 const TRIM_MARKER = ':trimmed';
@@ -286,15 +300,7 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     },
     async streamDelete(key, ids) {
       if (ids.length === 0) return 0;
-      const existing = (
-        await Promise.all(ids.map((id) => client.xrange(k(key), id, id).catch(() => [])))
-      ).flatMap((rows) => rows.map(([id]) => id));
-      if (existing.length === 0) return 0;
-      const removed = await client.xdel(k(key), ...existing);
-      const top = existing.reduce((m, id) => (compareStreamIds(id, m) > 0 ? id : m), '0-0');
-      const marker = (await client.get(k(key) + TRIM_MARKER)) ?? '0-0';
-      if (compareStreamIds(top, marker) > 0) await client.set(k(key) + TRIM_MARKER, top);
-      return removed;
+      return (await client.eval(STREAM_DELETE, 2, k(key), k(key) + TRIM_MARKER, ...ids)) as number;
     },
   };
 }
