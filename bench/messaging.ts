@@ -11,15 +11,7 @@ const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 export interface DmFigures {
   server: string;
-  steps: {
-    rate: number;
-    sent: number;
-    received: number;
-    p50: number;
-    p99: number;
-    p999: number;
-    serverCpu: number;
-  }[];
+  steps: DmStep[];
   /** Highest offered rate with p99 ≤ 10 ms and nothing late past 3 s. */
   capacity: number;
   heapPerConnBytes: number;
