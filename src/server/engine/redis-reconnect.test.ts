@@ -26,3 +26,23 @@ describe('redis engine across a Redis restart', () => {
     await engine.close();
   }, 60_000);
 });
+
+describe('redis engine stream markers', () => {
+  it('a delete keeps the trim marker no longer-lived than its stream', async () => {
+    const { Redis } = await import('ioredis');
+    const url = process.env.P3_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const prefix = `p3test:${Math.random().toString(36).slice(2)}:`;
+    const engine = createRedisEngine({ url, keyPrefix: prefix });
+    const id = await engine.streamAppend('s', 'x', { expireMs: 60_000 });
+    await engine.streamAppend('s', 'y', { expireMs: 60_000 });
+    expect(await engine.streamDelete('s', [id])).toBe(1);
+    expect((await engine.streamInfo('s')).maxDeletedId).toBe(id);
+    const r = new Redis(url);
+    const ttl = await r.pttl(`${prefix}s:trimmed`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await r.del(`${prefix}s`, `${prefix}s:trimmed`);
+    await r.quit();
+    await engine.close();
+  });
+});

@@ -58,10 +58,13 @@ return v`;
 const STREAM_DELETE = `
 local removed = 0
 local top = redis.call('GET', KEYS[2]) or '0-0'
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-?(%d*)$')
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
 local function greater(a, b)
-  local am, as = string.match(a, '(%d+)-(%d+)')
-  local bm, bs = string.match(b, '(%d+)-(%d+)')
-  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
   return am > bm or (am == bm and as > bs)
 end
 local moved = false
@@ -71,7 +74,11 @@ for i = 1, #ARGV do
     if greater(ARGV[i], top) then top = ARGV[i]; moved = true end
   end
 end
-if moved then redis.call('SET', KEYS[2], top) end
+if moved then
+  -- the marker lives as long as its stream (an expiring inbox must not leave it behind)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], top, 'PX', ttl) else redis.call('SET', KEYS[2], top) end
+end
 return removed`;
 
 const STREAM_FIELD = 'd';

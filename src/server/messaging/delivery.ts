@@ -15,6 +15,8 @@ import type { MsgServer, MsgSocket } from './transport.js';
 
 /** Internal channel on which nodes hand each other stored messages for live delivery. */
 const DELIVER_CHANNEL = 'p3:internal:dm';
+/** How long an inbox drain waits for a reader to take what was sent. */
+const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
 
 /** One connected device of this node. */
@@ -47,6 +49,10 @@ export function createDelivery(deps: {
   io: MsgServer;
   /** False when the socket was dropped as a slow reader. */
   writable: (socket: MsgSocket) => boolean;
+  /** Unsent bytes of a socket (see Transport.unsentBytes). */
+  unsentBytes: (socket: MsgSocket, limit?: number) => number;
+  /** The per-socket cap (P3_SEND_BUFFER_BYTES): the drain paces itself well below it. */
+  sendBufferBytes: number;
   logger: Logger;
   metrics: Metrics;
   now: () => number;
@@ -113,6 +119,17 @@ export function createDelivery(deps: {
     }
   }
 
+  /** Waits until a socket's unsent bytes fall to a quarter of the cap; false if it never does. */
+  async function drained(socket: MsgSocket): Promise<boolean> {
+    const deadline = now() + DRAIN_TIMEOUT_MS;
+    while (socket.connected && now() < deadline) {
+      if (deps.unsentBytes(socket, deps.sendBufferBytes) <= deps.sendBufferBytes / 4) return true;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (socket.connected) deps.writable(socket); // still full: dropped as a slow reader
+    return false;
+  }
+
   async function sync(d: Device) {
     const address = d.socket.data.address;
     do {
@@ -121,6 +138,10 @@ export function createDelivery(deps: {
         const page = await inbox.page(address, d.cursor, SYNC_PAGE);
         if (!d.socket.connected || !deps.writable(d.socket)) return;
         for (const msg of page) {
+          // a page can be MBs (100 × 64 KiB): send at the reader's pace, never into the cap
+          if (deps.unsentBytes(d.socket, deps.sendBufferBytes) > deps.sendBufferBytes / 2) {
+            if (!(await drained(d.socket))) return;
+          }
           d.socket.emit('message:receive', msg);
           d.cursor = msg.id;
         }
@@ -230,7 +251,11 @@ export function createDelivery(deps: {
      */
     resyncAll() {
       for (const d of bySocket.values()) {
-        if (d.syncing) continue;
+        if (d.syncing) {
+          // its last page may have been read before the outage's missed messages: once more
+          d.overflow = true;
+          continue;
+        }
         d.syncing = true;
         sync(d).catch((error) => {
           logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');

@@ -77,6 +77,8 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     inbox,
     io,
     writable: transport.writable,
+    unsentBytes: transport.unsentBytes,
+    sendBufferBytes: config.sendBufferBytes,
     logger,
     metrics,
     now,

@@ -28,11 +28,16 @@ export interface Transport {
   /** The engine.io server under `io` (the shard worker reports its sessions for sticky routing). */
   eio: EngineServer;
   /**
-   * False (and the socket is dropped) when it has more than MAX_BUFFERED_PACKETS unsent:
+   * False (and the socket is dropped) when it has more than P3_SEND_BUFFER_BYTES unsent:
    * a reader that stopped reading must not grow this process's memory. Safe for messages,
    * which stay in the inbox until acknowledged.
    */
   writable(socket: MsgSocket): boolean;
+  /**
+   * Unsent bytes of a socket: engine.io's packet queue plus what the WebSocket still holds
+   * (string lengths, so an estimate for non-ASCII text); counting stops past `limit`.
+   */
+  unsentBytes(socket: MsgSocket, limit?: number): number;
   /**
    * Closes every socket as "server shutting down" (clients reconnect elsewhere and recover
    * their session), then the engine. Rooms can still be emitted to until `release`.
@@ -42,8 +47,23 @@ export interface Transport {
   release(): Promise<void>;
 }
 
-/** Unsent packets one socket may hold (engine.io write buffer). */
-const MAX_BUFFERED_PACKETS = 5_000;
+/**
+ * Unsent bytes of a socket, counted up to `limit` (a byte cap: a packet count alone let a
+ * stalled reader of large messages hold hundreds of MB).
+ */
+function unsentBytes(socket: MsgSocket, limit = Number.POSITIVE_INFINITY): number {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: { data?: unknown }[];
+    transport?: { socket?: { bufferedAmount?: number } };
+  };
+  let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
+  for (const p of conn.writeBuffer ?? []) {
+    const d = p.data;
+    bytes += typeof d === 'string' ? d.length : ((d as { byteLength?: number } | undefined)?.byteLength ?? 0);
+    if (bytes > limit) break;
+  }
+  return bytes;
+}
 
 /** An Error whose `data` reaches the client's `connect_error` handler. */
 function refusal(code: string, message: string): Error {
@@ -183,31 +203,12 @@ export function createTransport(ctx: SurfaceContext): Transport {
   return {
     io,
     eio,
+    unsentBytes,
     writable(socket) {
-      // unsent bytes: engine.io's packet queue plus what the WebSocket still holds, against
-      // P3_SEND_BUFFER_BYTES (a byte cap: a packet count alone let a stalled reader of large
-      // messages hold hundreds of MB)
-      const conn = socket.conn as unknown as {
-        writeBuffer?: { data?: unknown }[];
-        transport?: { socket?: { bufferedAmount?: number } };
-      };
-      const queue = conn.writeBuffer ?? [];
-      let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
-      if (queue.length < 64 && bytes <= config.sendBufferBytes) return true;
-      if (queue.length <= MAX_BUFFERED_PACKETS) {
-        for (const p of queue) {
-          const d = p.data;
-          bytes +=
-            typeof d === 'string' ? d.length : ((d as { byteLength?: number } | undefined)?.byteLength ?? 0);
-          if (bytes > config.sendBufferBytes) break;
-        }
-        if (bytes <= config.sendBufferBytes) return true;
-      }
+      const bytes = unsentBytes(socket, config.sendBufferBytes);
+      if (bytes <= config.sendBufferBytes) return true;
       slow.inc();
-      ctx.logger.warn(
-        { address: socket.data.address, packets: queue.length, bytes },
-        'messaging: slow consumer dropped',
-      );
+      ctx.logger.warn({ address: socket.data.address, bytes }, 'messaging: slow consumer dropped');
       socket.disconnect(true);
       return false;
     },
