@@ -168,6 +168,19 @@ export function engineContract(
       expect(info).toMatchObject({ length: 10, firstId: ids[0], lastId: ids[9], maxDeletedId: '0-0' });
     });
 
+    it('streamAppendOnce stores once per key across nodes and returns the first id', async () => {
+      const results = await Promise.all([
+        a.streamAppendOnce('once-s', 'v1', 'once:k', 60_000),
+        b.streamAppendOnce('once-s', 'v2', 'once:k', 60_000),
+        a.streamAppendOnce('once-s', 'v3', 'once:k', 60_000),
+      ]);
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      expect(new Set(results.map((r) => r.id)).size).toBe(1);
+      expect((await b.streamRange('once-s', '0-0', 10)).length).toBe(1);
+      const other = await b.streamAppendOnce('once-s', 'v4', 'once:other', 60_000);
+      expect(other.created).toBe(true);
+    });
+
     it('trims streams to maxLen and reports what was trimmed', async () => {
       const ids: string[] = [];
       for (let i = 0; i < 8; i++) ids.push(await a.streamAppend('t', `e${i}`, { maxLen: 5 }));

@@ -37,6 +37,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
   const leases = new Map<string, Map<string, number>>();
   const streams = new Map<string, Stream>();
   const channels = new Map<string, Set<(message: string) => void>>();
+  const appending = new Map<string, Promise<string>>();
 
   const liveKey = (key: string) => {
     const entry = keys.get(key);
@@ -282,6 +283,22 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
         }
       }
       return id;
+    },
+    async streamAppendOnce(key, data, onceKey, onceTtlMs, opts = {}) {
+      const existing = liveKey(onceKey);
+      if (existing) return { id: existing.value, created: false };
+      const inFlight = appending.get(onceKey);
+      if (inFlight) return { id: await inFlight, created: false };
+      // claimed before the first await, so a concurrent call sees it
+      const pending = engine.streamAppend(key, data, opts);
+      appending.set(onceKey, pending);
+      try {
+        const id = await pending;
+        keys.set(onceKey, { value: id, expiresAt: now() + onceTtlMs });
+        return { id, created: true };
+      } finally {
+        appending.delete(onceKey);
+      }
     },
     async streamRange(key, afterId, count) {
       const s = liveStream(key);

@@ -25,7 +25,7 @@ return m`;
 
 // Appends and trims in one step, remembering the greatest trimmed id in a marker key
 // (XINFO's max-deleted-entry-id is not moved by trimming on Redis 7.0).
-const STREAM_APPEND = `
+const STREAM_APPEND_BODY = `
 local id = redis.call('XADD', KEYS[1], '*', 'd', ARGV[1])
 if ARGV[2] ~= '' then
   local n = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[2])
@@ -46,7 +46,14 @@ if ARGV[4] ~= '' then
   redis.call('PEXPIRE', KEYS[1], ARGV[4])
   if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[4]) end
 end
-return id`;
+`;
+const STREAM_APPEND = `${STREAM_APPEND_BODY}return id`;
+// the same, unless KEYS[3] already holds the id of an earlier append (then: that id)
+const STREAM_APPEND_ONCE = `
+local done = redis.call('GET', KEYS[3])
+if done then return {done, 0} end
+${STREAM_APPEND_BODY}redis.call('SET', KEYS[3], id, 'PX', ARGV[5])
+return {id, 1}`;
 
 // LPOP and the lease of the popped item in one step (no window where it is in neither)
 const LIST_POP_LEASE = `
@@ -274,6 +281,22 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
         minId,
         opts.expireMs === undefined ? '' : String(Math.ceil(opts.expireMs)),
       )) as string;
+    },
+    async streamAppendOnce(key, data, onceKey, onceTtlMs, opts: StreamAppendOptions = {}) {
+      const minId = opts.minAgeMs === undefined ? '' : String(Math.max(0, now() - opts.minAgeMs));
+      const [id, created] = (await client.eval(
+        STREAM_APPEND_ONCE,
+        3,
+        k(key),
+        k(key) + TRIM_MARKER,
+        k(onceKey),
+        data,
+        opts.maxLen === undefined ? '' : String(opts.maxLen),
+        minId,
+        opts.expireMs === undefined ? '' : String(Math.ceil(opts.expireMs)),
+        String(Math.max(1, Math.ceil(onceTtlMs))),
+      )) as [string, number];
+      return { id, created: created === 1 };
     },
     async streamRange(key, afterId, count) {
       const rows = (await client.xrange(k(key), `(${afterId}`, '+', 'COUNT', count)) as [string, string[]][];

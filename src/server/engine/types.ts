@@ -86,6 +86,18 @@ export interface Engine {
    * older than that.
    */
   streamAppend(key: string, data: string, options?: StreamAppendOptions): Promise<string>;
+  /**
+   * Appends unless `onceKey` exists, atomically: the first call stores the entry and keeps
+   * its id under `onceKey` for `onceTtlMs`; later calls store nothing and get that id back
+   * (`created: false`). Idempotent writes without a pending state that a crash could strand.
+   */
+  streamAppendOnce(
+    key: string,
+    data: string,
+    onceKey: string,
+    onceTtlMs: number,
+    options?: StreamAppendOptions,
+  ): Promise<{ id: string; created: boolean }>;
   /** Entries with id strictly greater than `afterId` ('0' or '0-0' for all), oldest first. */
   streamRange(key: string, afterId: string, count: number): Promise<StreamEntry[]>;
   /** The newest `count` entries, oldest first. */

@@ -62,7 +62,7 @@ export async function subscribeChannels(deps: {
       .send(
         from,
         { to, content, encrypted, clientMsgId },
-        { source: 'backend', claimTtlMs: BACKEND_DEDUPE_MS, waitForClaim: false },
+        { source: 'backend', claimTtlMs: BACKEND_DEDUPE_MS, redeliver: false },
       )
       .then((answer) => {
         const result = answer.ok ? (answer.duplicate ? 'other_node' : 'ok') : answer.error.code;

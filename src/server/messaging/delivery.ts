@@ -1,16 +1,9 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  type Ack,
-  type Address,
-  type DirectMessage,
-  MAX_CONTENT_BYTES,
-  MessagingErrorCode,
-} from '../../protocol/messaging.js';
-import { compareStreamIds, type Engine } from '../engine/types.js';
+import { type Ack, type Address, type DirectMessage, MAX_CONTENT_BYTES } from '../../protocol/messaging.js';
+import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Inbox } from './inbox.js';
-import { previousId } from './inbox.js';
+import { type Inbox, previousId } from './inbox.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
 /** Internal channel on which nodes hand each other stored messages for live delivery. */
@@ -181,7 +174,13 @@ export function createDelivery(deps: {
         encrypted?: boolean | undefined;
         clientMsgId?: string | undefined;
       },
-      opts: { source: string; claimTtlMs?: number; waitForClaim?: boolean } = { source: 'socket' },
+      opts: {
+        source: string;
+        /** How long a clientMsgId is remembered. @default the inbox TTL */
+        claimTtlMs?: number;
+        /** Deliver again when a retry finds its message still waiting. @default true */
+        redeliver?: boolean;
+      } = { source: 'socket' },
     ): Promise<Ack<{ id: string; timestamp: number; duplicate?: boolean }>> {
       const started = performance.now();
       if (Buffer.byteLength(req.content, 'utf8') > MAX_CONTENT_BYTES) {
@@ -190,50 +189,32 @@ export function createDelivery(deps: {
           error: { code: ErrorCode.payloadTooLarge, message: `content is over ${MAX_CONTENT_BYTES} bytes` },
         };
       }
-      const cid = req.clientMsgId;
-      if (cid !== undefined) {
+      const draft = {
+        from,
+        to: req.to,
+        content: req.content,
+        encrypted: req.encrypted ?? false,
+        timestamp: now(),
+      };
+      let msg: DirectMessage;
+      if (req.clientMsgId !== undefined) {
         // a retried send (same sender, same clientMsgId) answers with the first one's id
-        for (let attempt = 0; ; attempt++) {
-          const c = await inbox.claim(from, cid, opts.claimTtlMs);
-          if (c.state === 'claimed') break;
-          if (c.state === 'done') {
-            m.duplicates.inc();
-            // The first attempt's node may have died between storing and publishing: deliver
-            // again while the message waits in the inbox (devices drop duplicates by id).
-            const [stored] = await inbox.page(req.to, previousId(c.id), 1);
-            if (stored && stored.id === c.id) {
-              deliverLocal(stored);
-              await publishLive(stored);
-            }
-            return { ok: true, id: c.id, timestamp: c.timestamp, duplicate: true };
+        const r = await inbox.appendOnce(draft, req.clientMsgId, opts.claimTtlMs);
+        if (!r.created) {
+          m.duplicates.inc();
+          // The first attempt's node may have died between storing and publishing: deliver
+          // again while the message waits in the inbox (devices drop duplicates by id).
+          const [stored] = await inbox.page(req.to, previousId(r.msg.id), 1);
+          if (stored && stored.id === r.msg.id && opts.redeliver !== false) {
+            deliverLocal(stored);
+            await publishLive(stored);
           }
-          if (opts.waitForClaim === false || attempt >= 40) {
-            return {
-              ok: false,
-              error: {
-                code: MessagingErrorCode.retryLater,
-                message: 'The first attempt is still being stored',
-              },
-            };
-          }
-          await new Promise((r) => setTimeout(r, 25));
+          const timestamp = stored?.id === r.msg.id ? stored.timestamp : parseStreamId(r.msg.id)[0];
+          return { ok: true, id: r.msg.id, timestamp, duplicate: true };
         }
-      }
-      let msg: DirectMessage | undefined;
-      try {
-        msg = await inbox.append({
-          from,
-          to: req.to,
-          content: req.content,
-          encrypted: req.encrypted ?? false,
-          timestamp: now(),
-        });
-      } finally {
-        if (cid !== undefined) {
-          inbox
-            .settleClaim(from, cid, msg, opts.claimTtlMs)
-            .catch((e) => logger.warn({ err: e }, 'clientMsgId mapping not stored'));
-        }
+        msg = r.msg;
+      } else {
+        msg = await inbox.append(draft);
       }
       m.messages.inc({ source: opts.source });
       deliverLocal(msg);

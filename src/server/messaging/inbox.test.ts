@@ -32,17 +32,16 @@ describe('inbox', () => {
     await engine.close();
   });
 
-  it('claims a clientMsgId once and answers later attempts with the stored id', async () => {
+  it('stores a clientMsgId once per sender, also under concurrent retries', async () => {
     const engine = createMemoryEngine();
     const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000 });
-    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'claimed' });
-    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'pending' });
-    expect(await inbox.claim(B, 'c1')).toEqual({ state: 'claimed' });
-    const m = await inbox.append({ from: A, to: B, content: 'x', encrypted: false, timestamp: 1 });
-    await inbox.settleClaim(A, 'c1', m);
-    expect(await inbox.claim(A, 'c1')).toEqual({ state: 'done', id: m.id, timestamp: 1 });
-    await inbox.settleClaim(B, 'c1', undefined);
-    expect(await inbox.claim(B, 'c1')).toEqual({ state: 'claimed' });
+    const draft = { from: A, to: B, content: 'x', encrypted: false, timestamp: 1 };
+    const tries = await Promise.all([1, 2, 3].map(() => inbox.appendOnce(draft, 'c1')));
+    expect(tries.filter((t) => t.created)).toHaveLength(1);
+    expect(new Set(tries.map((t) => t.msg.id)).size).toBe(1);
+    // another sender's c1 is another message
+    expect((await inbox.appendOnce({ ...draft, from: B, to: A }, 'c1')).created).toBe(true);
+    expect(await inbox.page(B, '0', 10)).toHaveLength(1);
     await engine.close();
   });
 });

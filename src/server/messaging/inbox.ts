@@ -10,10 +10,6 @@ interface Stored {
   timestamp: number;
 }
 
-const PENDING = '-';
-/** How long an unfinished first attempt blocks retries of its clientMsgId. */
-const PENDING_CLAIM_MS = 3_000;
-
 /**
  * The inbox: one engine stream per recipient address holding its messages until a
  * device acknowledges them (Redis Streams with the redis engine). Ids are stream ids, so
@@ -61,6 +57,32 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
       return { id, ...stored };
     },
 
+    /**
+     * Stores a message once per (sender, clientMsgId), atomically: a retry, on any node and
+     * at any time within `onceTtlMs`, gets the first attempt's id and stores nothing.
+     */
+    async appendOnce(
+      m: Omit<DirectMessage, 'id'>,
+      clientMsgId: string,
+      onceTtlMs = ttlMs,
+    ): Promise<{ msg: DirectMessage; created: boolean }> {
+      const stored: Stored = {
+        from: m.from,
+        to: m.to,
+        content: m.content,
+        encrypted: m.encrypted,
+        timestamp: m.timestamp,
+      };
+      const { id, created } = await engine.streamAppendOnce(
+        key(m.to),
+        JSON.stringify(stored),
+        idemKey(m.from, clientMsgId),
+        onceTtlMs,
+        { maxLen, minAgeMs: ttlMs, expireMs: ttlMs },
+      );
+      return { msg: { id, ...stored }, created };
+    },
+
     /** Up to `count` messages with ids after `afterId`, oldest first. */
     async page(address: Address, afterId: string, count: number): Promise<DirectMessage[]> {
       const rows = await engine.streamRange(key(address), afterId, count);
@@ -91,38 +113,6 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
       });
       const removed = await Promise.all(present.map((m) => engine.streamDelete(k, [m.id])));
       return present.filter((_, i) => removed[i] === 1);
-    },
-
-    /**
-     * Claims (sender, clientMsgId) for a first send. Returns `claimed`, or the id and
-     * timestamp of the message an earlier attempt stored, or `pending` while that
-     * attempt is still storing.
-     */
-    async claim(
-      from: Address,
-      clientMsgId: string,
-      claimTtlMs = ttlMs,
-    ): Promise<
-      { state: 'claimed' } | { state: 'pending' } | { state: 'done'; id: string; timestamp: number }
-    > {
-      const k = idemKey(from, clientMsgId);
-      // a pending claim lives seconds, not the mapping's lifetime: if its node dies before
-      // storing, a retry may claim again instead of waiting for days
-      const pendingTtl = Math.min(claimTtlMs, PENDING_CLAIM_MS);
-      if (await engine.setIfAbsent(k, PENDING, pendingTtl)) return { state: 'claimed' };
-      const v = await engine.get(k);
-      if (v === null)
-        return engine
-          .setIfAbsent(k, PENDING, pendingTtl)
-          .then((ok) => ({ state: ok ? 'claimed' : 'pending' }));
-      if (v === PENDING) return { state: 'pending' };
-      const done = JSON.parse(v) as { id: string; timestamp: number };
-      return { state: 'done', id: done.id, timestamp: done.timestamp };
-    },
-    async settleClaim(from: Address, clientMsgId: string, m: DirectMessage | undefined, claimTtlMs = ttlMs) {
-      const k = idemKey(from, clientMsgId);
-      if (m) await engine.set(k, JSON.stringify({ id: m.id, timestamp: m.timestamp }), claimTtlMs);
-      else await engine.del(k); // the store failed: let a retry try again
     },
   };
 }
