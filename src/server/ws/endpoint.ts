@@ -60,7 +60,7 @@ interface Conn extends WsConnection {
   authTimer: NodeJS.Timeout | undefined;
   authenticating: boolean;
   /** Frames that arrived while the first authentication was being checked. */
-  held: { data: RawData; isBinary: boolean }[];
+  held: (Record<string, unknown> & { type: string })[];
 }
 
 /**
@@ -260,22 +260,15 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       if (!conn.identity) conn.close(1008, 'authentication failed');
     } finally {
       conn.authenticating = false;
-      // frames sent right after `?token=` (a client need not wait for auth_ok) run now, in order
+      // frames sent right after `?token=` run now, in order
       const held = conn.held;
       conn.held = [];
-      if (conn.identity) for (const h of held) onMessage(conn, h.data, h.isBinary);
+      // already counted by the rate limit and parsed when they arrived
+      if (conn.identity) for (const f of held) dispatch(conn, f);
     }
   }
 
   function onMessage(conn: Conn, data: RawData, isBinary: boolean) {
-    if (conn.authenticating && !conn.identity) {
-      if (conn.held.length >= MAX_HELD_FRAMES) {
-        conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
-        return;
-      }
-      conn.held.push({ data, isBinary });
-      return;
-    }
     conn.lastSeen = now();
     m.framesIn.inc();
     if (!conn.bucket.take()) {
@@ -313,11 +306,24 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       return;
     }
     if (!conn.identity && !publicTypes.has(f.type)) {
+      if (conn.authenticating) {
+        // sent right after `?token=` (a client need not wait for auth_ok): run once it is done
+        if (conn.held.length >= MAX_HELD_FRAMES) {
+          conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
+          return;
+        }
+        conn.held.push(f as Record<string, unknown> & { type: string });
+        return;
+      }
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
+    dispatch(conn, f as Record<string, unknown> & { type: string });
+  }
+
+  function dispatch(conn: Conn, f: Record<string, unknown> & { type: string }) {
     try {
-      const done = options.onFrame(conn, f as Record<string, unknown> & { type: string });
+      const done = options.onFrame(conn, f);
       if (done instanceof Promise) done.catch((error) => frameFailed(conn, error));
     } catch (error) {
       frameFailed(conn, error);
