@@ -122,9 +122,7 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
   // the subscriber's first 'ready' is the initial connect; later ones are reconnects
   // (ioredis restores the subscriptions itself; listeners run once that had time to land)
   const reconnectListeners = new Set<() => void>();
-  let subReadyCount = 0;
-  sub.on('ready', () => {
-    if (subReadyCount++ === 0) return;
+  const notifyReconnect = () => {
     for (const delay of [200, 2_000]) {
       setTimeout(() => {
         for (const l of [...reconnectListeners]) {
@@ -136,7 +134,15 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
         }
       }, delay).unref();
     }
-  });
+  };
+  // either connection coming back means publishes (command side) or deliveries (subscriber
+  // side) may have been lost meanwhile
+  for (const conn of [sub, client]) {
+    let readyCount = 0;
+    conn.on('ready', () => {
+      if (readyCount++ > 0) notifyReconnect();
+    });
+  }
 
   const k = (key: string) => prefix + key;
   const fieldsToEntry = (id: string, fields: string[]): StreamEntry => {
