@@ -128,14 +128,16 @@ export function parseSignalingFrame(raw: unknown): SignalingParseResult {
   if (!r.success) {
     const issue = r.error.issues[0];
     const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-    const type = (raw as { type?: unknown }).type;
+    // never String() an attacker's value: an object with a non-callable toString throws
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    const label = typeof type === 'string' ? type.slice(0, 32) : `(${typeof type})`;
     const unknownType = issue?.path.length === 1 && issue.path[0] === 'type';
     return {
       ok: false,
       code: ErrorCode.badRequest,
       message: unknownType
-        ? `Unknown frame type "${String(type).slice(0, 32)}"`
-        : `Invalid ${String(type).slice(0, 32)} frame: ${where}${issue?.message ?? 'bad shape'}`,
+        ? `Unknown frame type "${label}"`
+        : `Invalid ${label} frame: ${where}${issue?.message ?? 'bad shape'}`,
     };
   }
   if ('roomId' in r.data && !isValidRoomId(r.data.roomId)) {
