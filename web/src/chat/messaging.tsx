@@ -8,12 +8,13 @@ import {
   useRef,
   useState,
 } from 'react';
+import { type Connection, toConnection } from '../app/connection.js';
 import { describeError } from '../app/errors.js';
 import { serverUrl, useUser } from '../identity/identity.js';
 import { createMessagingClient, type MessagingClient } from '../sdk.js';
 import { type ChatState, chatReducer, type IncomingCallState, initialChat, lower } from './store.js';
 
-export type Connection = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type { Connection };
 
 export interface MessagingView {
   state: ChatState;
@@ -59,15 +60,7 @@ export function MessagingProvider({ children }: { children: ReactNode }) {
     clientRef.current = client;
     watched.current = new Set();
     client.on('state', ({ to }) => {
-      setConnection(
-        to === 'open'
-          ? 'open'
-          : to === 'closed'
-            ? 'closed'
-            : to === 'reconnecting'
-              ? 'reconnecting'
-              : 'connecting',
-      );
+      setConnection(toConnection(to));
       if (to === 'open') setError(undefined);
     });
     client.on('error', (e) => {

@@ -1,4 +1,5 @@
 import type { Dispatch } from 'react';
+import { toConnection } from '../app/connection.js';
 import { describeError } from '../app/errors.js';
 import { createPulseDashboard, type TokenSource } from '../sdk.js';
 import type { PulseAction } from './store.js';
@@ -25,15 +26,7 @@ export function subscribeDashboard({
 }: SubscribeOptions): () => void {
   const dash = createPulseDashboard({ url, token, topics: ['nodes', 'metrics', 'tasks'] });
   dash.on('state', ({ to }) => {
-    setConnection(
-      to === 'open'
-        ? 'open'
-        : to === 'closed'
-          ? 'closed'
-          : to === 'reconnecting'
-            ? 'reconnecting'
-            : 'connecting',
-    );
+    setConnection(toConnection(to));
     if (to === 'open') setError(undefined);
   });
   dash.on('error', (e) => {

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import type { Connection } from '../app/connection.js';
 import { describeError } from '../app/errors.js';
 import { serverUrl, useUser } from '../identity/identity.js';
 import { createTaskClient } from '../sdk.js';
 import { initialPulse, type PulseState, pulseReducer } from './store.js';
 import { subscribeDashboard } from './subscribe.js';
 
-export type PulseConnection = 'connecting' | 'open' | 'reconnecting' | 'closed';
+export type PulseConnection = Connection;
 
 export interface PulseDashboard {
   state: PulseState;
