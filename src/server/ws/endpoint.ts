@@ -85,7 +85,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   const pendingPerIp = new Map<string, number>();
 
   const m = {
-    connections: metrics.gauge(`p3_${options.surface}_connections`, 'Open WebSocket connections', ['state']),
     framesIn: metrics.counter(`p3_${options.surface}_frames_in_total`, 'Frames received'),
     framesOut: metrics.counter(`p3_${options.surface}_frames_out_total`, 'Frames sent'),
     errors: metrics.counter(`p3_${options.surface}_errors_total`, 'Error frames sent by code', ['code']),
@@ -94,12 +93,14 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       'reason',
     ]),
   };
-  const updateGauge = () => {
+  // counted when scraped, not on every connect and close (an O(n) walk per event is O(n²)
+  // in a reconnect storm)
+  metrics.gauge(`p3_${options.surface}_connections`, 'Open WebSocket connections', ['state'], function () {
     let authed = 0;
     for (const c of conns) if (c.identity) authed++;
-    m.connections.set({ state: 'authenticated' }, authed);
-    m.connections.set({ state: 'pending' }, conns.size - authed);
-  };
+    this.set({ state: 'authenticated' }, authed);
+    this.set({ state: 'pending' }, conns.size - authed);
+  });
 
   const inc = (map: Map<string, number>, key: string, by: number) => {
     const n = (map.get(key) ?? 0) + by;
@@ -183,7 +184,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       },
     };
     conns.add(conn);
-    updateGauge();
     conn.authTimer = setTimeout(() => {
       if (!conn.identity) {
         m.closed.inc({ reason: 'auth_timeout' });
@@ -207,7 +207,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       ctx.connections.release();
       if (conn.identity) inc(perAddress, conn.identity.address, -1);
       else inc(pendingPerIp, ip, -1);
-      updateGauge();
       Promise.resolve(options.onClose?.(conn)).catch((error) =>
         log.error({ err: error, peerId: conn.id }, 'close handler failed'),
       );
@@ -250,7 +249,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       clearTimeout(conn.authTimer);
       inc(pendingPerIp, conn.remoteIp, -1);
       inc(perAddress, identity.address, 1);
-      updateGauge();
       await options.onAuthenticated(conn, token);
     } catch (error) {
       if (!(error instanceof SiweError)) log.error({ err: error }, 'authentication failed unexpectedly');
