@@ -344,11 +344,15 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
         closing = true;
         ready = false;
         const stopped = new Promise<void>((resolve) => httpServer.close(() => resolve()));
-        httpServer.closeIdleConnections();
         await Promise.allSettled(surfaces.map((s) => s.close()));
+        // responses that end while draining (SSE streams, slow requests) leave keep-alive
+        // sockets behind: release each as soon as it is idle, everything at the deadline
+        const idle = setInterval(() => httpServer.closeIdleConnections(), 100);
+        httpServer.closeIdleConnections();
         const timer = setTimeout(() => httpServer.closeAllConnections(), drainMs);
         timer.unref();
         await stopped;
+        clearInterval(idle);
         clearTimeout(timer);
         await engine.close();
         logger.info('p3-realtime stopped');

@@ -150,10 +150,6 @@ export class LaneStream implements FeedSubscriber {
     if (this.closed) return;
     this.closed = true;
     this.onClose(this, reason);
-    // on shutdown the connection is not kept alive for another request: the server is
-    // going away, and an idle keep-alive socket would hold its drain until the timeout
-    const socket = this.res.socket;
-    if (reason === 'shutdown' && socket) this.res.once('finish', () => socket.end());
     this.res.end(finalText);
   }
 
