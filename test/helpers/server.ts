@@ -39,7 +39,7 @@ export async function startServer(config: Partial<Config> = {}): Promise<TestSer
   };
 }
 
-/** A key prefix unique to one test, so tests sharing the Redis never see each other's keys. */
+/** The shared test Redis (keys of different tests never collide: ids and addresses are random). */
 export function redisConfig(): Partial<Config> {
   return { redisUrl: REDIS_URL };
 }

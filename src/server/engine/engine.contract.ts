@@ -188,7 +188,8 @@ export function engineContract(
       expect(info.length).toBe(5);
       expect(info.firstId).toBe(ids[3]);
       expect(info.maxDeletedId).toBe(ids[2]);
-      expect(await a.streamDelete('t', [ids[3]!, 'nonexistent-id'.replace(/\D/g, '') || '1-1'])).toBe(1);
+      // one id that exists, one that never did
+      expect(await a.streamDelete('t', [ids[3]!, '1-1'])).toBe(1);
       expect((await b.streamInfo('t')).maxDeletedId).toBe(ids[3]);
     });
 

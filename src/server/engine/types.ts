@@ -138,13 +138,9 @@ export function compareStreamIds(a: string, b: string): number {
   return 0;
 }
 
-/** Parses `<ms>-<seq>` or `<ms>`; returns undefined for anything else. */
+/** Parses `<ms>-<seq>` or `<ms>`; [NaN, NaN] for anything else. */
 export function parseStreamId(id: string): [number, number] {
   const m = /^(\d{1,16})(?:-(\d{1,16}))?$/.exec(id);
   if (!m) return [Number.NaN, Number.NaN];
   return [Number(m[1]), Number(m[2] ?? 0)];
-}
-
-export function isStreamId(id: string): boolean {
-  return /^\d{1,16}-\d{1,16}$/.test(id) || /^\d{1,16}$/.test(id);
 }
