@@ -67,6 +67,10 @@ const SURFACES: SurfaceFactory[] = [
   createMessagingSurface,
 ];
 
+function destroyOnError(this: Duplex) {
+  this.destroy();
+}
+
 /**
  * The one composition root: config, engine, logger, metrics, auth, HTTP and the surfaces.
  *
@@ -212,7 +216,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    socket.on('error', () => socket.destroy());
+    // a shared listener: a closure here would keep this request's URL alive with the socket
+    socket.on('error', destroyOnError);
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
@@ -231,9 +236,8 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
       refuseUpgrade(socket, 403, ErrorCode.forbidden, 'Origin not allowed');
       return;
     }
-    const target = upgrades.find((u) =>
-      u.prefix ? url.pathname.startsWith(u.path) : u.path === url.pathname,
-    );
+    const path = url.pathname;
+    const target = upgrades.find((u) => (u.prefix ? path.startsWith(u.path) : u.path === path));
     if (!target) {
       upgradesRefused.inc({ reason: 'path' });
       refuseUpgrade(socket, 404, ErrorCode.notFound, `No WebSocket endpoint at ${url.pathname}`);

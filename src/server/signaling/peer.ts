@@ -27,16 +27,25 @@ export interface Peer {
   /** EIP-55, from the verified token. */
   readonly address: string;
   readonly conn: WsConnection;
-  /** At most MAX_ROOMS_PER_PEER. */
-  readonly rooms: Map<string, Membership>;
+  /** At most MAX_ROOMS_PER_PEER; one shared empty map until the first join (idle peers cost no map). */
+  rooms: Map<string, Membership>;
   closed: boolean;
   /** The frame being handled while it waits on the engine; later frames queue behind it. */
   tail: Promise<void> | undefined;
   queued: number;
 }
 
+/** The rooms of every peer that never joined one: read-only by convention (see `roomsToWrite`). */
+const NO_ROOMS: Map<string, Membership> = new Map();
+
 export function createPeer(conn: WsConnection, address: string): Peer {
-  return { id: conn.id, address, conn, rooms: new Map(), closed: false, tail: undefined, queued: 0 };
+  return { id: conn.id, address, conn, rooms: NO_ROOMS, closed: false, tail: undefined, queued: 0 };
+}
+
+/** The peer's own room map, created on its first join. */
+export function roomsToWrite(peer: Peer): Map<string, Membership> {
+  if (peer.rooms === NO_ROOMS) peer.rooms = new Map();
+  return peer.rooms;
 }
 
 /**

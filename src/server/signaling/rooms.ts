@@ -6,7 +6,7 @@ import { type BusEvent, memberOf, parseMember, ROOM_INDEX_KEY, roomKey } from '.
 import { withJoinLock } from './join-lock.js';
 import { createLocalRooms, type LocalRoom, type MemberEvent } from './local-rooms.js';
 import type { SignalingMetrics } from './metrics.js';
-import type { Membership, Peer } from './peer.js';
+import { type Membership, type Peer, roomsToWrite } from './peer.js';
 
 export type LeaveReason = 'leave' | 'end' | 'disconnect';
 
@@ -58,7 +58,7 @@ export function createRooms(options: RoomsOptions) {
     }
     const room = open(roomId);
     const m: Membership = { peer, roomId, state: 'joining', admitted: false, known: new Set(), backlog: [] };
-    peer.rooms.set(roomId, m);
+    roomsToWrite(peer).set(roomId, m);
     room.pending++;
     const gone = () => m.state === 'gone' || peer.closed;
     try {
