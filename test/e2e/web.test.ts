@@ -2,6 +2,8 @@
  * The web app in a real browser: Debian's Chromium (headless, fake camera and microphone)
  * driving the built app served by a real server, with a real coturn for the relay call.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -16,6 +18,7 @@ import {
   freePort,
   launchBrowser,
   newUserPage,
+  SCREENSHOTS,
   screenshot,
   selectedCandidateTypes,
   signInLocal,
@@ -60,6 +63,9 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     await browser?.close();
     await server?.close();
     await turn?.stop();
+    // coturn's log (allocations, refusals) next to the screenshots, for a failed run
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    if (turn) writeFileSync(join(SCREENSHOTS, 'coturn.log'), turn.output());
   });
 
   it('signs in with two local test identities', async () => {
@@ -141,7 +147,18 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     const room = `relay-${Date.now()}`;
     await go(a.page, `#/call/${room}?media=video&relay=1&join=1`);
     await go(b.page, `#/call/${room}?media=video&relay=1&join=1`);
-    await Promise.all([expectConnected(a, 'A (relay)'), expectConnected(b, 'B (relay)')]);
+    await Promise.all([expectConnected(a, 'A (relay)'), expectConnected(b, 'B (relay)')]).catch(
+      (e: Error) => {
+        // what coturn saw (allocations, refusals) is what explains a relay call that did not connect
+        const sessions = turn
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('session'))
+          .slice(-40);
+        e.message += `\ncoturn:\n${sessions.join('\n')}`;
+        throw e;
+      },
+    );
     for (const u of [a, b]) {
       const policies = await u.page.evaluate(() =>
         (window as unknown as { __p3pcs: RTCPeerConnection[] }).__p3pcs

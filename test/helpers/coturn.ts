@@ -2,7 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const TURN_REALM = 'p3.test';
 
@@ -34,15 +37,37 @@ async function freePort(): Promise<number> {
   throw new Error('no free port for coturn');
 }
 
+/** coturn REST-API credentials (what p3 mints with TURN_SECRET): "<expiry>:<name>", HMAC-SHA1. */
+function restCredentials(secret: string, name: string) {
+  const username = `${Math.floor(Date.now() / 1000) + 600}:${name}`;
+  return { username, credential: createHmac('sha1', secret).update(username).digest('base64') };
+}
+
 /**
  * Starts Debian's coturn (`turnserver`) on a free loopback port with `use-auth-secret`
- * (the TURN REST API credentials p3 mints) and resolves once it answers a STUN Binding.
+ * (the TURN REST API credentials p3 mints) and resolves once an Allocate with credentials
+ * from `secret` succeeds: that proves the port is this coturn's (not another test's
+ * instance, which would answer a plain STUN Binding just as well) and that its auth path
+ * works. Each instance has its own state directory: coturn's defaults (the SQLite user
+ * database /var/lib/turn/turndb, /var/run/turnserver.pid) would be shared by every
+ * instance the parallel test files start. A port that does not come up is given up for another.
  */
 export async function startCoturn(
   secret = randomBytes(16).toString('hex'),
-  timeoutMs = 15_000,
+  timeoutMs = 20_000,
 ): Promise<Coturn> {
+  const problems: string[] = [];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const started = await startOnce(secret, timeoutMs);
+    if ('port' in started) return started;
+    problems.push(started.problem);
+  }
+  throw new Error(`coturn did not come up:\n${problems.join('\n---\n')}`);
+}
+
+async function startOnce(secret: string, timeoutMs: number): Promise<Coturn | { problem: string }> {
   const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'p3-coturn-'));
   const proc: ChildProcess = spawn(
     'turnserver',
     [
@@ -54,36 +79,52 @@ export async function startCoturn(
       '--use-auth-secret',
       `--static-auth-secret=${secret}`,
       `--realm=${TURN_REALM}`,
+      `--db=${join(dir, 'turndb')}`,
+      `--pidfile=${join(dir, 'turnserver.pid')}`,
       '--no-cli',
       '--no-tls',
       '--no-dtls',
       '--log-file=stdout',
       '--simple-log',
+      // allocations and refusals in the log: what a failed browser test needs to be read
+      '--verbose',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  proc.stdout?.on('data', (d) => {
-    out += d;
-  });
-  proc.stderr?.on('data', (d) => {
-    out += d;
-  });
+  const keep = (d: Buffer) => {
+    // bounded: the last 256 KB are what explains a failure
+    out = (out + d).slice(-256 * 1024);
+  };
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
   const exited = once(proc, 'exit');
   const stop = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
-    await exited;
-    clearTimeout(timer);
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dir, { recursive: true, force: true });
   };
+  const probe = restCredentials(secret, 'readiness-probe');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`turnserver exited with ${proc.exitCode}:\n${out}`);
-    if (await stunBinding(port, 300)) break;
+    if (proc.exitCode !== null) {
+      await stop();
+      return { problem: `turnserver on ${port} exited with ${proc.exitCode}:\n${out}` };
+    }
+    if (await stunBinding(port, 300)) {
+      // no answer yet: not up, try again
+      const verdict = await turnAllocate(port, probe.username, probe.credential).catch(
+        (): AllocateResult => ({ ok: false }),
+      );
+      if (verdict.ok) break;
+    }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`turnserver did not answer in time:\n${out}`);
+      return { problem: `turnserver on ${port} did not allocate in time:\n${out.slice(-4_000)}` };
     }
   }
   return {
