@@ -111,6 +111,8 @@ export async function benchSignaling(opts: {
   rates: number[];
   idleConns: number;
   log: (s: string) => void;
+  /** Only the servers whose name contains this (profiling one server). */
+  server?: string;
 }): Promise<RelayFigures[]> {
   const env = {
     P3_AUTH_SECRET: SECRET,
@@ -133,6 +135,7 @@ export async function benchSignaling(opts: {
   ];
   const out: RelayFigures[] = [];
   for (const [name, module, connect, idle] of targets) {
+    if (opts.server && !name.includes(opts.server)) continue;
     const s = await startBenchServer(name, module, env, { core: 0 });
     try {
       // idle connections first, on the fresh server: later phases leave garbage behind

@@ -69,8 +69,12 @@ export async function startBenchServer(
     cpu: () => cpuSeconds(proc.pid ?? 0),
     async stop() {
       if (proc.exitCode !== null) return;
-      proc.kill('SIGKILL');
-      await once(proc, 'exit');
+      // SIGTERM first: a server run with --cpu-prof writes its profile on a clean exit
+      const exited = once(proc, 'exit');
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 2_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

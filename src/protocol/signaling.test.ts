@@ -1,5 +1,11 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseSignalingFrame } from './signaling.js';
+import {
+  isValidRoomId,
+  parseSignalingFrame,
+  relayFastPath,
+  SignalingClientFrameSchema,
+} from './signaling.js';
 
 describe('parseSignalingFrame on hostile values', () => {
   it.each([
@@ -11,5 +17,52 @@ describe('parseSignalingFrame on hostile values', () => {
     const r = parseSignalingFrame(raw);
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.code).toBe('bad_request');
+  });
+});
+
+describe('the relay fast path', () => {
+  const roomIds = fc.oneof(fc.constantFrom('r1', 'room:1', 'bad room', ''), fc.string({ maxLength: 4 }));
+  const maybe = <T>(a: fc.Arbitrary<T>) =>
+    fc.oneof(a, fc.constant(undefined), fc.constant(null), fc.integer(), fc.string({ maxLength: 3 }));
+  const frames = fc.record(
+    {
+      type: fc.constantFrom('ice', 'offer', 'answer', 'join', 'stats', 7),
+      roomId: maybe(roomIds),
+      to: maybe(fc.string({ minLength: 0, maxLength: 70 })),
+      extra: fc.anything(),
+      data: maybe(
+        fc.record(
+          {
+            type: maybe(fc.constantFrom('offer', 'answer', 'pranswer', 'rollback', 'nope')),
+            sdp: maybe(fc.string({ maxLength: 5 })),
+            candidate: maybe(fc.string({ maxLength: 5 })),
+            sdpMid: maybe(fc.string({ maxLength: 2 })),
+            sdpMLineIndex: fc.oneof(fc.integer({ min: -2, max: 3 }), fc.double(), fc.constant(null)),
+            usernameFragment: maybe(fc.string({ maxLength: 3 })),
+            more: fc.anything(),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: [] },
+  );
+
+  it('accepts only what the schema accepts, with the same frame', () => {
+    fc.assert(
+      fc.property(frames, (raw) => {
+        const fast = relayFastPath(raw);
+        const schema = SignalingClientFrameSchema.safeParse(raw);
+        const valid = schema.success && isValidRoomId((schema.data as { roomId: string }).roomId);
+        if (fast) {
+          expect(valid).toBe(true);
+          expect(fast).toEqual(schema.data);
+        } else if (valid && ['ice', 'offer', 'answer'].includes(raw.type as string)) {
+          // every valid relay takes the fast path
+          expect.unreachable(`a valid relay missed the fast path: ${JSON.stringify(raw)}`);
+        }
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

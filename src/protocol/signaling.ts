@@ -118,12 +118,50 @@ export type SignalingParseResult =
   | { ok: true; frame: z.infer<typeof SignalingClientFrameSchema> }
   | { ok: false; code: typeof ErrorCode.badRequest | typeof ErrorCode.invalidRoom; message: string };
 
+type RelayFrame = Extract<z.infer<typeof SignalingClientFrameSchema>, { type: SignalingRelayType }>;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+const optString = (v: unknown) => v === undefined || typeof v === 'string';
+const optNullableString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
+const DESCRIPTION_TYPES = new Set(['offer', 'answer', 'pranswer', 'rollback']);
+
+/**
+ * The relays (offer, answer, ice: nearly every frame of a call) checked by hand, accepting
+ * exactly what the schema accepts and nothing more, without the copy a schema parse makes.
+ * Anything it does not accept goes through the schema, which names the problem.
+ */
+export function relayFastPath(raw: unknown): RelayFrame | undefined {
+  if (!isPlainObject(raw)) return undefined;
+  const { type, roomId, data, to } = raw;
+  if (type !== 'ice' && type !== 'offer' && type !== 'answer') return undefined;
+  if (typeof roomId !== 'string' || !isValidRoomId(roomId) || !isPlainObject(data)) return undefined;
+  if (to !== undefined && (typeof to !== 'string' || to.length < 1 || to.length > 64)) return undefined;
+  if (type === 'ice') {
+    const i = data.sdpMLineIndex;
+    const indexOk =
+      i === undefined || i === null || (typeof i === 'number' && Number.isSafeInteger(i) && i >= 0);
+    if (
+      !indexOk ||
+      !optString(data.candidate) ||
+      !optNullableString(data.sdpMid) ||
+      !optNullableString(data.usernameFragment)
+    )
+      return undefined;
+  } else if (typeof data.type !== 'string' || !DESCRIPTION_TYPES.has(data.type) || !optString(data.sdp)) {
+    return undefined;
+  }
+  return (to === undefined ? { type, roomId, data } : { type, roomId, data, to }) as RelayFrame;
+}
+
 /**
  * Validates one parsed JSON frame (not `auth`, which the endpoint handles): the wrong shape
  * is `bad_request` naming the first bad field; a well-typed roomId outside the §3 alphabet
  * is `invalid_room`.
  */
 export function parseSignalingFrame(raw: unknown): SignalingParseResult {
+  const relay = relayFastPath(raw);
+  if (relay) return { ok: true, frame: relay };
   const r = SignalingClientFrameSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

@@ -10,6 +10,7 @@ import {
   type SessionResponse,
 } from '../../protocol/lanes.js';
 import { HttpError } from '../http/errors.js';
+import { inSlices, SLICE } from '../limits/slices.js';
 import type { Surface, SurfaceContext } from '../surface.js';
 import { createLaneFeeds } from './feed.js';
 import { createLaneHistory } from './history.js';
@@ -167,7 +168,10 @@ export function createLanesSurface(ctx: SurfaceContext): LanesSurface {
   const keepAlive = setInterval(
     () => {
       const idleSince = now() - config.sseKeepAliveMs / 2;
-      for (const s of streams) if (s.lastWriteAt <= idleSince) s.write(':\n\n');
+      // in slices: 10,000 idle streams are 10,000 writes, which must not stall live events
+      void inSlices(streams, SLICE, (s) => {
+        if (s.lastWriteAt <= idleSince) s.write(':\n\n');
+      });
       // a lane with readers here is re-read at least every two intervals (30 s by default)
       feeds.sweep(config.sseKeepAliveMs * 2);
     },

@@ -1,4 +1,5 @@
 import type { Engine } from '../engine/types.js';
+import { inSlices, SLICE } from '../limits/slices.js';
 import type { Logger } from '../observability/logger.js';
 import { memberOf, parseMember, ROOM_INDEX_KEY, roomChannel, roomKey } from './bus.js';
 import type { SignalingMetrics } from './metrics.js';
@@ -44,8 +45,9 @@ export function createMembershipSweep(options: {
     try {
       const renewals: Promise<void>[] = [];
       const ids: string[] = [];
-      for (const room of rooms.rooms.values()) {
-        if (room.closed) continue;
+      // in slices: a sweep over thousands of rooms must not hold up the relays in between
+      await inSlices(rooms.rooms.values(), SLICE, (room) => {
+        if (room.closed) return;
         ids.push(room.id);
         for (const m of room.local.values()) {
           // only admitted peers: a joiner still waiting for the room's join lock holds no lease yet
@@ -53,10 +55,12 @@ export function createMembershipSweep(options: {
             renewals.push(engine.leaseAdd(room.key, memberOf(m.peer.id, m.peer.address), leaseTtlMs));
         }
         renewals.push(engine.leaseAdd(ROOM_INDEX_KEY, room.id, leaseTtlMs));
-      }
+      });
       await Promise.all(renewals);
-      const expired = await Promise.all(ids.map((id) => engine.leaseExpire(roomKey(id))));
-      for (const [i, id] of ids.entries()) reportExpired(id, expired[i] ?? []);
+      const expiring: Promise<string[]>[] = [];
+      await inSlices(ids, SLICE, (id) => expiring.push(engine.leaseExpire(roomKey(id))));
+      const expired = await Promise.all(expiring);
+      for (const [i, id] of ids.entries()) if (expired[i]?.length) reportExpired(id, expired[i]);
       const abandoned = await engine.leaseExpire(ROOM_INDEX_KEY);
       for (const id of abandoned) reportExpired(id, await engine.leaseExpire(roomKey(id)));
       metrics.sweeps.inc();

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, RATE_LIMIT_MESSAGE } from '../../protocol/errors.js';
 import { type Identity, SiweError } from '../auth/index.js';
+import { inSlices, SLICE } from '../limits/slices.js';
 import type { SurfaceContext } from '../surface.js';
 
 /** How a first frame asks to authenticate. */
@@ -405,23 +406,31 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     conn.error(ErrorCode.internal, 'The server could not process this frame');
   }
 
+  let sweeping = false;
   const sweep = setInterval(() => {
+    // a sweep still yielding its way through a large set (or stuck on the engine) is not doubled
+    if (sweeping) return;
+    sweeping = true;
     const t = now();
-    for (const c of conns) {
+    inSlices(conns, SLICE, (c) => {
       if (t - c.lastSeen > config.heartbeatTimeoutMs) {
         m.closed.inc({ reason: 'heartbeat_timeout' });
         c.ws.terminate();
-        continue;
+        return;
       }
       if (c.identity && c.identity.expiresAt <= t) {
         m.closed.inc({ reason: 'token_expired' });
         c.error(ErrorCode.unauthorized, 'Token expired');
         c.close(1008, 'token expired');
-        continue;
+        return;
       }
       if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
-    }
-    Promise.resolve(options.onSweep?.(conns)).catch((error) => log.error({ err: error }, 'sweep failed'));
+    })
+      .then(() => options.onSweep?.(conns))
+      .catch((error) => log.error({ err: error }, 'sweep failed'))
+      .finally(() => {
+        sweeping = false;
+      });
   }, config.heartbeatIntervalMs);
   sweep.unref();
 
