@@ -19,6 +19,27 @@ export interface Metrics {
     buckets: number[],
     labelNames?: L[],
   ): Histogram<L>;
+  /**
+   * A counter for the hot path: `inc()` adds to a plain number, folded into the Prometheus
+   * counter when /metrics is scraped (prom-client's own inc validates and hashes its labels
+   * on every call). `labels()` binds a label set once, up front.
+   */
+  tally<L extends string = string>(name: string, help: string, labelNames?: L[]): Tally<L>;
+}
+
+export interface TallyCount {
+  inc(by?: number): void;
+}
+
+export interface Tally<L extends string> extends TallyCount {
+  labels(labels: Partial<Record<L, string>>): TallyCount;
+}
+
+class Count implements TallyCount {
+  n = 0;
+  inc(by = 1): void {
+    this.n += by;
+  }
 }
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
@@ -34,5 +55,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) }),
     histogram: (name, help, buckets, labelNames = []) =>
       new Histogram({ name, help, buckets, labelNames, registers: [registry] }),
+    tally<L extends string>(name: string, help: string, labelNames: L[] = []): Tally<L> {
+      const own = new Count();
+      const bound: [Partial<Record<L, string>>, Count][] = [];
+      new Counter<L>({
+        name,
+        help,
+        labelNames,
+        registers: [registry],
+        collect() {
+          if (own.n > 0) this.inc(own.n);
+          own.n = 0;
+          for (const [labels, c] of bound) {
+            if (c.n > 0) this.inc(labels, c.n);
+            c.n = 0;
+          }
+        },
+      });
+      return {
+        inc: (by = 1) => own.inc(by),
+        labels(labels) {
+          const c = new Count();
+          bound.push([labels, c]);
+          return c;
+        },
+      };
+    },
   };
 }

@@ -7,7 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
  * and the hot-path counters are bound to their labels once.
  */
 export function createSignalingMetrics(metrics: Metrics) {
-  const relayed = metrics.counter('p3_signaling_relayed_total', 'offer/answer/ice/end frames relayed', [
+  const relayed = metrics.tally('p3_signaling_relayed_total', 'offer/answer/ice/end frames relayed', [
     'path',
   ]);
   const quality = metrics.counter('p3_signaling_call_quality_total', 'Call stats samples by quality level', [

@@ -170,8 +170,8 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   const pendingPerIp = new Map<string, number>();
 
   const m = {
-    framesIn: metrics.counter(`p3_${options.surface}_frames_in_total`, 'Frames received'),
-    framesOut: metrics.counter(`p3_${options.surface}_frames_out_total`, 'Frames sent'),
+    framesIn: metrics.tally(`p3_${options.surface}_frames_in_total`, 'Frames received'),
+    framesOut: metrics.tally(`p3_${options.surface}_frames_out_total`, 'Frames sent'),
     errors: metrics.counter(`p3_${options.surface}_errors_total`, 'Error frames sent by code', ['code']),
     closed: metrics.counter(`p3_${options.surface}_closed_total`, 'Connections closed by reason', ['reason']),
     refused: metrics.counter(`p3_${options.surface}_refused_total`, 'Connections refused by reason', [
