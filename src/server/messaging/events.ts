@@ -14,12 +14,27 @@ import type { MsgSocket } from './transport.js';
 type Reply = (answer: Ack) => void;
 export type EventName = keyof ClientToServerEvents;
 
+/** One client event: its payload schema and what it does (with the socket it came from). */
+export interface Route<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  handle(socket: MsgSocket, data: z.output<S>): Promise<Ack | undefined> | Ack | undefined;
+}
+
+/** Declares a route with its payload type inferred from the schema. */
+export const route = <S extends z.ZodType>(
+  schema: S,
+  handle: (socket: MsgSocket, data: z.output<S>) => Promise<Ack | undefined> | Ack | undefined,
+): Route => ({ schema, handle: handle as Route['handle'] });
+
 /**
  * The edge of the messaging surface: every client event goes through here. It counts
  * the event, applies the per-socket rate limit, validates the payload with the
- * protocol's schema, runs the handler and answers: through the ack callback when the
- * client passed one, else (errors only) with an `error` event. Handlers never throw
+ * protocol's schema, runs the route and answers: through the ack callback when the
+ * client passed one, else (errors only) with an `error` event. Routes never throw
  * into Socket.IO; an unexpected failure becomes `internal_error`.
+ *
+ * The table is built once; each socket gets one middleware that dispatches from it (no
+ * listener per event per socket: an idle connection costs one closure, not two dozen).
  */
 export function createEventEdge(deps: {
   metrics: Metrics;
@@ -27,13 +42,19 @@ export function createEventEdge(deps: {
   rateLimit: number;
   rateBurst: number;
   now: () => number;
-  known: readonly EventName[];
+  routes: Record<EventName, Route>;
 }) {
-  const events = deps.metrics.counter('p3_messaging_events_total', 'Client events received', ['event']);
+  const events = deps.metrics.tally('p3_messaging_events_total', 'Client events received', ['event']);
+  const byEvent = new Map(
+    Object.entries(deps.routes).map(([event, r]) => [event, { ...r, count: events.labels({ event }) }]),
+  );
   const errors = deps.metrics.counter('p3_messaging_errors_total', 'Client events answered with an error', [
     'code',
   ]);
-  const known = new Set<string>(deps.known);
+  const internal: AckError = {
+    ok: false,
+    error: { code: ErrorCode.internal, message: 'The server could not process this event' },
+  };
 
   const fail = (socket: MsgSocket, reply: Reply | undefined, answer: AckError) => {
     errors.inc({ code: answer.error.code });
@@ -41,64 +62,64 @@ export function createEventEdge(deps: {
     else socket.emit('error', answer.error);
   };
 
+  function dispatch(socket: MsgSocket, event: string, args: unknown[]) {
+    const last = args[args.length - 1];
+    const reply = typeof last === 'function' ? (last as Reply) : undefined;
+    const r = byEvent.get(event);
+    if (!r) {
+      fail(socket, reply, {
+        ok: false,
+        error: { code: ErrorCode.badRequest, message: `Unknown event ${String(event).slice(0, 64)}` },
+      });
+      return;
+    }
+    r.count.inc();
+    const parsed = parsePayload(r.schema, args[0]);
+    if (!parsed.ok) {
+      fail(socket, reply, parsed);
+      return;
+    }
+    let answer: ReturnType<Route['handle']>;
+    try {
+      answer = r.handle(socket, parsed.data);
+    } catch (error) {
+      deps.logger.error({ err: error, event }, 'messaging handler failed');
+      fail(socket, reply, internal);
+      return;
+    }
+    if (answer instanceof Promise) {
+      answer.then(
+        (a) => settle(socket, reply, a),
+        (error) => {
+          deps.logger.error({ err: error, event }, 'messaging handler failed');
+          fail(socket, reply, internal);
+        },
+      );
+    } else settle(socket, reply, answer);
+  }
+
+  const settle = (socket: MsgSocket, reply: Reply | undefined, answer: Ack | undefined) => {
+    if (answer && !answer.ok) fail(socket, reply, answer);
+    else reply?.(answer ?? { ok: true });
+  };
+
   return {
-    /** Rate limit and unknown-event answer; call once per socket before registering handlers. */
-    guard(socket: MsgSocket) {
+    /** Serves the socket's events from the table, behind its rate limit. */
+    attach(socket: MsgSocket) {
       const bucket = new TokenBucket(deps.rateLimit, deps.rateBurst, deps.now);
-      socket.use(([event, ...args], next) => {
-        const last = args[args.length - 1];
-        const reply = typeof last === 'function' ? (last as Reply) : undefined;
+      // middleware that never calls next(): the event is handled here, no listeners needed
+      socket.use((packet) => {
+        const [event, ...args] = packet;
         if (!bucket.take()) {
-          fail(socket, reply, {
+          const last = args[args.length - 1];
+          fail(socket, typeof last === 'function' ? (last as Reply) : undefined, {
             ok: false,
             error: { code: ErrorCode.rateLimited, message: RATE_LIMIT_MESSAGE },
           });
           return;
         }
-        if (!known.has(event)) {
-          fail(socket, reply, {
-            ok: false,
-            error: { code: ErrorCode.badRequest, message: `Unknown event ${String(event).slice(0, 64)}` },
-          });
-          return;
-        }
-        events.inc({ event });
-        next();
+        dispatch(socket, event, args);
       });
-    },
-    /** Registers `handler` for `event` with validation by `schema`. */
-    on<S extends z.ZodType>(
-      socket: MsgSocket,
-      event: EventName,
-      schema: S,
-      handler: (data: z.output<S>) => Promise<Ack | undefined> | Ack | undefined,
-    ) {
-      (socket as unknown as { on(e: string, l: (p: unknown, a: unknown) => void): void }).on(
-        event,
-        (payload, ack) => {
-          const reply = typeof ack === 'function' ? (ack as Reply) : undefined;
-          const parsed = parsePayload(schema, payload);
-          if (!parsed.ok) {
-            fail(socket, reply, parsed);
-            return;
-          }
-          Promise.resolve()
-            .then(() => handler(parsed.data))
-            .then(
-              (answer) => {
-                if (answer && !answer.ok) fail(socket, reply, answer);
-                else reply?.(answer ?? { ok: true });
-              },
-              (error) => {
-                deps.logger.error({ err: error, event }, 'messaging handler failed');
-                fail(socket, reply, {
-                  ok: false,
-                  error: { code: ErrorCode.internal, message: 'The server could not process this event' },
-                });
-              },
-            );
-        },
-      );
     },
   };
 }

@@ -17,7 +17,7 @@ import type { Surface, SurfaceContext } from '../surface.js';
 import { createCalls } from './calls.js';
 import { subscribeChannels } from './channels.js';
 import { createDelivery, userRoom } from './delivery.js';
-import { createEventEdge, type EventName } from './events.js';
+import { createEventEdge, type Route, route } from './events.js';
 import { createInbox } from './inbox.js';
 import { createPresence, presenceRoom } from './presence.js';
 import { createTransport, type MsgServer, type MsgSocket } from './transport.js';
@@ -43,21 +43,6 @@ export function messagingApi(surfaces: readonly Surface[]): MessagingApi {
   if (!found) throw new Error('the messaging surface is not started');
   return found;
 }
-
-const EVENTS: readonly EventName[] = [
-  'message:send',
-  'message:ack',
-  'message:read',
-  'presence:update',
-  'presence:subscribe',
-  'presence:unsubscribe',
-  'typing:start',
-  'typing:stop',
-  'call:invite',
-  'call:accepted',
-  'call:rejected',
-  'call:ended',
-] satisfies (keyof ClientToServerEvents)[];
 
 /**
  * Messaging on Socket.IO at `/socket.io` (PROTOCOL.md §4): direct messages with an inbox
@@ -97,13 +82,59 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     ringTimeoutMs: config.callRingTimeoutMs,
     maxTimers: 100_000,
   });
+  const addressOf = (socket: MsgSocket) => socket.data.address;
   const edge = createEventEdge({
     metrics,
     logger,
     now,
     rateLimit: config.rateLimit,
     rateBurst: config.rateBurst,
-    known: EVENTS,
+    routes: {
+      'message:send': route(MessageSendSchema, (socket, p) => delivery.send(addressOf(socket), p)),
+      'message:ack': route(MessageAckSchema, async (socket, p) => ({
+        ok: true,
+        removed: await delivery.ack(addressOf(socket), p.ids),
+      })),
+      'message:read': route(MessageReadSchema, (socket, p) => {
+        delivery.read(addressOf(socket), p.from, p.ids);
+        return undefined;
+      }),
+      'presence:update': route(PresenceSetSchema, async (socket, p) => {
+        await presence.set(addressOf(socket), p.status);
+        return undefined;
+      }),
+      'presence:subscribe': route(PresenceSubscribeSchema, async (socket, p) => {
+        let subscribed = 0;
+        for (const r of socket.rooms) if (r.startsWith('p:')) subscribed++;
+        const fresh = p.addresses.filter((a) => !socket.rooms.has(presenceRoom(a)));
+        if (subscribed + fresh.length > MAX_PRESENCE_SUBSCRIPTIONS) {
+          return {
+            ok: false,
+            error: {
+              code: ErrorCode.badRequest,
+              message: `At most ${MAX_PRESENCE_SUBSCRIPTIONS} presence subscriptions per connection`,
+            },
+          };
+        }
+        return { ok: true, presence: await presence.subscribe(socket, p.addresses) };
+      }),
+      'presence:unsubscribe': route(PresenceSubscribeSchema, (socket, p) => {
+        presence.unsubscribe(socket, p.addresses);
+        return undefined;
+      }),
+      'typing:start': route(TypingSchema, (socket, p) => {
+        typing.start(socket, p.conversationId);
+        return undefined;
+      }),
+      'typing:stop': route(TypingSchema, (socket, p) => {
+        typing.stop(socket, p.conversationId);
+        return undefined;
+      }),
+      'call:invite': route(CallInviteSchema, (socket, p) => calls.invite(socket, p)),
+      'call:accepted': route(CallRoomSchema, (socket, p) => calls.accept(socket, p.roomId)),
+      'call:rejected': route(CallEndSchema, (socket, p) => calls.reject(socket, p.roomId, p.reason)),
+      'call:ended': route(CallEndSchema, (socket, p) => calls.end(socket, p.roomId, p.reason)),
+    } satisfies Record<keyof ClientToServerEvents, Route>,
   });
   const connections = metrics.gauge('p3_messaging_connections', 'Socket.IO connections on this node');
   // presence writes of sockets that are leaving; close() waits for them
@@ -118,65 +149,23 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
   await presence.start();
   const offChannels = await subscribeChannels({ engine, io, delivery, logger, metrics });
 
+  // one listener for every socket (`this` is the socket): no closure per connection
+  function onDisconnect(this: MsgSocket) {
+    connections.dec();
+    delivery.detach(this);
+    typing.drop(this);
+    track(Promise.all([presence.disconnect(this), calls.drop(this)]));
+  }
+
   function onConnection(socket: MsgSocket) {
     const me = socket.data.address;
     connections.inc();
     logger.debug({ address: me, sid: socket.id, recovered: socket.recovered }, 'messaging socket connected');
-    edge.guard(socket);
+    edge.attach(socket);
     // joined before the inbox drain starts: no receipt, call or typing event is missed
     socket.join(userRoom(me));
 
-    edge.on(socket, 'message:send', MessageSendSchema, (p) => delivery.send(me, p));
-    edge.on(socket, 'message:ack', MessageAckSchema, async (p) => ({
-      ok: true,
-      removed: await delivery.ack(me, p.ids),
-    }));
-    edge.on(socket, 'message:read', MessageReadSchema, (p) => {
-      delivery.read(me, p.from, p.ids);
-      return undefined;
-    });
-    edge.on(socket, 'presence:update', PresenceSetSchema, async (p) => {
-      await presence.set(me, p.status);
-      return undefined;
-    });
-    edge.on(socket, 'presence:subscribe', PresenceSubscribeSchema, async (p) => {
-      let subscribed = 0;
-      for (const r of socket.rooms) if (r.startsWith('p:')) subscribed++;
-      const fresh = p.addresses.filter((a) => !socket.rooms.has(presenceRoom(a)));
-      if (subscribed + fresh.length > MAX_PRESENCE_SUBSCRIPTIONS) {
-        return {
-          ok: false,
-          error: {
-            code: ErrorCode.badRequest,
-            message: `At most ${MAX_PRESENCE_SUBSCRIPTIONS} presence subscriptions per connection`,
-          },
-        };
-      }
-      return { ok: true, presence: await presence.subscribe(socket, p.addresses) };
-    });
-    edge.on(socket, 'presence:unsubscribe', PresenceSubscribeSchema, (p) => {
-      presence.unsubscribe(socket, p.addresses);
-      return undefined;
-    });
-    edge.on(socket, 'typing:start', TypingSchema, (p) => {
-      typing.start(socket, p.conversationId);
-      return undefined;
-    });
-    edge.on(socket, 'typing:stop', TypingSchema, (p) => {
-      typing.stop(socket, p.conversationId);
-      return undefined;
-    });
-    edge.on(socket, 'call:invite', CallInviteSchema, (p) => calls.invite(socket, p));
-    edge.on(socket, 'call:accepted', CallRoomSchema, (p) => calls.accept(socket, p.roomId));
-    edge.on(socket, 'call:rejected', CallEndSchema, (p) => calls.reject(socket, p.roomId, p.reason));
-    edge.on(socket, 'call:ended', CallEndSchema, (p) => calls.end(socket, p.roomId, p.reason));
-
-    socket.once('disconnect', () => {
-      connections.dec();
-      delivery.detach(socket);
-      typing.drop(socket);
-      track(Promise.all([presence.disconnect(socket), calls.drop(socket)]));
-    });
+    socket.on('disconnect', onDisconnect);
 
     track(presence.connect(socket));
     void delivery.attach(socket);

@@ -137,7 +137,19 @@ export function createTransport(ctx: SurfaceContext): Transport {
 
   // engine sessions count against the node budget from their first request; they stay
   // "pending" for their IP until a namespace connection is authenticated
-  const settle = new WeakMap<EngineSocket, () => void>();
+  // engine sessions not yet authenticated, with their IP (bounded by the pending caps)
+  const pendingIp = new Map<EngineSocket, string>();
+  const settle = (conn: EngineSocket) => {
+    const ip = pendingIp.get(conn);
+    if (ip === undefined) return;
+    pendingIp.delete(conn);
+    bump(pendingPerIp, ip, -1);
+  };
+  // shared listeners (`this` is the emitter): no closure per connection
+  function onEngineClose(this: EngineSocket) {
+    settle(this);
+    ctx.connections.release();
+  }
   eio.on('connection', (conn: EngineSocket) => {
     if (!ctx.connections.tryAcquire()) {
       refused.inc({ reason: 'capacity' });
@@ -146,16 +158,8 @@ export function createTransport(ctx: SurfaceContext): Transport {
     }
     const ip = conn.remoteAddress ?? 'unknown';
     bump(pendingPerIp, ip, 1);
-    let pending = true;
-    const done = () => {
-      if (pending) bump(pendingPerIp, ip, -1);
-      pending = false;
-    };
-    settle.set(conn, done);
-    conn.once('close', () => {
-      done();
-      ctx.connections.release();
-    });
+    pendingIp.set(conn, ip);
+    conn.on('close', onEngineClose);
   });
 
   io.use(async (socket, next) => {
@@ -175,10 +179,13 @@ export function createTransport(ctx: SurfaceContext): Transport {
     socket.data = { address: identity.address, expiresAt: identity.expiresAt };
     next();
   });
+  function onSocketDisconnect(this: MsgSocket) {
+    bump(perAddress, this.data.address, -1);
+  }
   io.on('connection', (socket) => {
-    settle.get(socket.conn as EngineSocket)?.();
+    settle(socket.conn as EngineSocket);
     bump(perAddress, socket.data.address, 1);
-    socket.once('disconnect', () => bump(perAddress, socket.data.address, -1));
+    socket.on('disconnect', onSocketDisconnect);
   });
 
   ctx.onRequestPrefix(`${MESSAGING_PATH}/`, (req, res) => eio.handleRequest(req, res));
