@@ -25,7 +25,7 @@ const waitFor = async (cond: () => boolean, ms: number) => {
   while (!cond() && performance.now() < end) await new Promise((r) => setTimeout(r, 2));
 };
 
-async function openP3(s: BenchServer): Promise<MiniWs> {
+export async function openP3(s: BenchServer): Promise<MiniWs> {
   const { token } = await tokens.issue(address());
   const ws = await MiniWs.open(s.port, `/pulse/stream?token=${token}`);
   await new Promise<void>((resolve) => {

@@ -17,7 +17,7 @@ export interface RelayFigures {
   heapPerIdleConnBytes: number;
 }
 
-type Connector = (server: BenchServer, i: number) => Promise<Pair>;
+export type Connector = (server: BenchServer, i: number) => Promise<Pair>;
 
 const waitText = (ws: MiniWs, pred: (t: string) => boolean, ms = 15_000) =>
   new Promise<string>((resolve, reject) => {
@@ -51,7 +51,7 @@ async function p3Client(s: BenchServer): Promise<MiniWs> {
   return ws;
 }
 
-const p3Connector: Connector = async (s, i) => {
+export const p3Connector: Connector = async (s, i) => {
   const [a, b] = await Promise.all([p3Client(s), p3Client(s)]);
   const roomId = `bench-${i}`;
   const ja = waitText(a, (t) => t.includes('"joined"'));

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SLICE } from '../src/server/limits/slices.js';
 import { createMetrics } from '../src/server/observability/metrics.js';
 import { Fanout } from '../src/server/pulse/fanout.js';
 import { createSession, type PulseSession } from '../src/server/pulse/session.js';
@@ -89,6 +90,45 @@ describe('pulse fan-out', () => {
     expect(fanout.count('metrics')).toBe(0);
     fanout.drop(s);
     expect(fanout.count('nodes')).toBe(0);
+    fanout.close();
+  });
+
+  it('sends a large fan-out in slices that yield to the event loop, in order, newest metrics per node', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const fanout = new Fanout({ metrics, slowBytes: 1_000_000 });
+    const conns = Array.from({ length: 3 * SLICE + 7 }, () => fakeConn());
+    for (const c of conns) {
+      const s = createSession(c);
+      fanout.subscribe(s, 'metrics');
+      fanout.subscribe(s, 'nodes');
+    }
+    fanout.broadcast('nodes', 'joined:n1');
+    // only the first slice went out at once: the rest waits for later turns of the loop
+    expect(conns.filter((c) => c.sent.length > 0)).toHaveLength(SLICE);
+    fanout.metrics('n1', 'm1');
+    fanout.metrics('n1', 'm2'); // replaces m1: that fan-out had not started
+    fanout.broadcast('nodes', 'left:n2');
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    await vi.waitFor(() => expect(conns.every((c) => c.sent.length === 3)).toBe(true));
+    clearInterval(ticker);
+    for (const c of conns) expect(c.sent).toEqual(['joined:n1', 'm2', 'left:n2']);
+    // timers ran between slices: the fan-out never held the loop for all of it
+    expect(turns).toBeGreaterThan(0);
+    const text = await metrics.registry.getSingleMetricAsString('p3_pulse_metrics_coalesced_total');
+    expect(text).toMatch(/p3_pulse_metrics_coalesced_total 1/);
+    fanout.close();
+  });
+
+  it('stops a queued fan-out of metrics from a node that left', async () => {
+    const fanout = new Fanout({ metrics: createMetrics({ defaultMetrics: false }), slowBytes: 1_000_000 });
+    const conns = Array.from({ length: 2 * SLICE }, () => fakeConn());
+    for (const c of conns) fanout.subscribe(createSession(c), 'metrics');
+    fanout.metrics('a', 'a1');
+    fanout.metrics('gone', 'g1');
+    fanout.forgetNode('gone');
+    await vi.waitFor(() => expect(conns.every((c) => c.sent.length === 1)).toBe(true));
+    for (const c of conns) expect(c.sent).toEqual(['a1']);
     fanout.close();
   });
 });

@@ -69,7 +69,7 @@ export async function startBenchServer(
     },
     cpu: () => cpuSeconds(proc.pid ?? 0),
     async stop() {
-      if (proc.exitCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
       // SIGTERM first: a server run with --cpu-prof writes its profile on a clean exit
       const exited = once(proc, 'exit');
       proc.kill('SIGTERM');

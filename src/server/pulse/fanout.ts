@@ -1,4 +1,5 @@
 import type { PulseTopic } from '../../protocol/pulse.js';
+import { SLICE } from '../limits/slices.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PulseSession } from './session.js';
 
@@ -8,6 +9,17 @@ export interface FanoutOptions {
   slowBytes: number;
   /** How often held-back metrics are retried. @default 25 */
   flushMs?: number;
+}
+
+interface Job {
+  topic: PulseTopic;
+  /** Set for metrics (coalesced per node for slow subscribers). */
+  nodeId: string | undefined;
+  text: string;
+  /** The live subscriber set's iterator: a subscriber added meanwhile gets the frame too. */
+  subs: Iterator<PulseSession>;
+  cancelled: boolean;
+  sent: number;
 }
 
 /**
@@ -25,6 +37,9 @@ export class Fanout {
     tasks: new Set(),
   };
   readonly #waiting = new Set<PulseSession>();
+  /** Fan-outs larger than a slice, run one slice per event-loop turn, in order. */
+  readonly #jobs: Job[] = [];
+  #running = false;
   readonly #slowBytes: number;
   readonly #flushMs: number;
   #timer: NodeJS.Timeout | undefined;
@@ -44,6 +59,10 @@ export class Fanout {
       let n = 0;
       for (const s of waiting) n += s.pending.size;
       this.set(n);
+    });
+    const jobs = this.#jobs;
+    m.gauge('p3_pulse_fanouts_queued', 'Fan-outs waiting for (or in) their turn', [], function () {
+      this.set(jobs.length);
     });
     this.#coalesced = m.counter(
       'p3_pulse_metrics_coalesced_total',
@@ -80,31 +99,78 @@ export class Fanout {
   broadcast(topic: PulseTopic, text: string): void {
     const subs = this.#subs[topic];
     if (subs.size === 0) return;
-    for (const s of subs) s.conn.sendText(text);
-    this.#sent.inc({ topic }, subs.size);
+    this.#run({ topic, nodeId: undefined, text, subs: subs.values(), cancelled: false, sent: 0 });
   }
 
   /** The newest metrics of `nodeId`; slow subscribers keep only the latest per node. */
   metrics(nodeId: string, text: string): void {
     const subs = this.#subs.metrics;
     if (subs.size === 0) return;
-    let sent = 0;
-    for (const s of subs) {
-      if (s.pending.size === 0 && s.conn.bufferedAmount <= this.#slowBytes) {
-        s.conn.sendText(text);
-        sent++;
-        continue;
+    // a newer update of a node whose fan-out has not started yet replaces it
+    for (const job of this.#jobs) {
+      if (job.nodeId === nodeId && job.sent === 0 && !job.cancelled && job !== this.#jobs[0]) {
+        job.text = text;
+        this.#coalesced.inc();
+        return;
       }
-      if (s.pending.has(nodeId)) this.#coalesced.inc();
-      s.pending.set(nodeId, text);
-      this.#waiting.add(s);
     }
-    this.#sent.inc({ topic: 'metrics' }, sent);
+    this.#run({ topic: 'metrics', nodeId, text, subs: subs.values(), cancelled: false, sent: 0 });
+  }
+
+  /**
+   * Runs a fan-out: at once when nothing is queued and it fits in one slice (the common
+   * case, no latency added), else queued behind the others and sent a slice per
+   * event-loop turn, so 10,000 dashboards do not hold up the frames of everyone else.
+   * One job at a time, in order: every subscriber sees frames in the order they were sent.
+   */
+  #run(job: Job) {
+    this.#jobs.push(job);
+    if (this.#running) return;
+    this.#running = true;
+    this.#drain();
+  }
+
+  #drain() {
+    let budget = SLICE;
+    while (this.#jobs.length > 0) {
+      const job = this.#jobs[0]!;
+      for (;;) {
+        if (job.cancelled) break;
+        if (budget-- <= 0) {
+          setImmediate(() => this.#drain());
+          return;
+        }
+        const next = job.subs.next();
+        if (next.done) break;
+        this.#deliver(job, next.value);
+      }
+      this.#jobs.shift();
+      if (job.sent > 0) this.#sent.inc({ topic: job.topic }, job.sent);
+    }
+    this.#running = false;
     if (this.#waiting.size > 0) this.#schedule();
+  }
+
+  #deliver(job: Job, s: PulseSession) {
+    if (job.nodeId === undefined) {
+      s.conn.sendText(job.text);
+      job.sent++;
+      return;
+    }
+    if (s.pending.size === 0 && s.conn.bufferedAmount <= this.#slowBytes) {
+      s.conn.sendText(job.text);
+      job.sent++;
+      return;
+    }
+    if (s.pending.has(job.nodeId)) this.#coalesced.inc();
+    s.pending.set(job.nodeId, job.text);
+    this.#waiting.add(s);
   }
 
   /** A node left: its held-back metrics must not arrive after its node:left. */
   forgetNode(nodeId: string): void {
+    // its queued metrics too (the one being sent stops where it is)
+    for (const job of this.#jobs) if (job.nodeId === nodeId) job.cancelled = true;
     for (const s of this.#waiting) {
       s.pending.delete(nodeId);
       if (s.pending.size === 0) this.#waiting.delete(s);
@@ -137,6 +203,7 @@ export class Fanout {
   }
 
   close(): void {
+    for (const job of this.#jobs) job.cancelled = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#waiting.clear();
