@@ -1,13 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  formatMuxId,
-  LANES,
-  laneEventInputSchema,
-  parseMuxId,
-  publishBodySchema,
-  receiptInputSchema,
-} from '../src/protocol/lanes.js';
+import { formatMuxId, LANES, parseMuxId } from '../src/protocol/lanes.js';
+import { laneEventInputSchema, publishBodySchema, receiptInputSchema } from '../src/protocol/lanes.schema.js';
 
 const streamId = fc
   .tuple(fc.integer({ min: 0, max: 2 ** 45 }), fc.integer({ min: 0, max: 10_000 }))

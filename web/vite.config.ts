@@ -1,17 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
-import { defineConfig, type PluginOption } from 'vite';
-import sdkBundle from '../vite.client.config.js';
+import { defineConfig } from 'vite';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
-
-/**
- * The SDK bundle's plugin that lets the protocol's zod schemas (server-side validators the
- * app never calls) tree-shake away: reused by name, so the app ships what the SDK bundle ships.
- */
-const sdkPlugins = ((sdkBundle as { plugins?: PluginOption[] }).plugins ?? []).filter(
-  (p) => (p as { name?: string } | null)?.name === 'p3-pure-protocol-constants',
-);
 
 /**
  * The web app: `vite build --config web/vite.config.ts` writes web/dist, which the server
@@ -21,7 +12,7 @@ const sdkPlugins = ((sdkBundle as { plugins?: PluginOption[] }).plugins ?? []).f
 export default defineConfig({
   root: here('.'),
   base: '/',
-  plugins: [react(), ...sdkPlugins],
+  plugins: [react()],
   // `vite --config web/vite.config.ts` (hot reload) in front of a server on :8080 started with
   // P3_SIWE_DOMAIN=localhost:5173 P3_ALLOWED_ORIGINS=http://localhost:5173
   server: {

@@ -1,8 +1,8 @@
 /**
  * §5 Server-Sent Events lanes: paths, bodies, control events and the event-id formats,
- * shared by the server (validation at the edge) and the client SDK.
+ * shared by the server and the client SDK. Zod-free: the body validators the server runs
+ * at the edge are in lanes.schema.ts.
  */
-import { z } from 'zod';
 
 /** The three readable lanes of a session (the seed's Atlas API v2 lanes). */
 export const LANES = ['manifests', 'access', 'catalog'] as const;
@@ -39,41 +39,20 @@ export const MAX_RECEIPTS_PAGE = 1000;
  *   with the new token and the last id.
  */
 export const LaneControl = { ready: 'ready', lost: 'lost', expired: 'expired' } as const;
-const RESERVED_TYPES = new Set<string>(Object.values(LaneControl));
-
-/**
- * CR, LF and NUL would end an SSE field early and let a publisher inject fields of
- * its own (`id:`, `retry:`, whole events): CWE-93. Mercure's Update.Validate and hono's
- * SSE helper refuse them for the same reason.
- */
-const SSE_UNSAFE = /[\r\n\0]/;
-const sseSafe = (what: string) =>
-  z
-    .string()
-    .min(1, `${what} must not be empty`)
-    .max(128, `${what} is at most 128 characters`)
-    .refine((s) => !SSE_UNSAFE.test(s), `${what} must not contain CR, LF or NUL`);
-
-const eventType = sseSafe('type').refine((t) => !RESERVED_TYPES.has(t), 'type is reserved');
 
 /** One event as a service publishes it. `id` (optional) makes a retried publish count once. */
-export const laneEventInputSchema = z.object({
-  type: eventType,
-  data: z.unknown().optional(),
-  id: sseSafe('id').optional(),
-});
-export type LaneEventInput = z.infer<typeof laneEventInputSchema>;
+export type LaneEventInput = {
+  type: string;
+  data?: unknown;
+  id?: string;
+};
 
 /** One receipt as the session's owner sends it. `id` (optional) makes a retry count once. */
-export const receiptInputSchema = z.object({
-  type: sseSafe('type'),
-  data: z.unknown().optional(),
-  id: sseSafe('id').optional(),
-});
-export type ReceiptInput = z.infer<typeof receiptInputSchema>;
-
-export const publishBodySchema = z.union([laneEventInputSchema, z.array(laneEventInputSchema).min(1)]);
-export const receiptsBodySchema = z.union([receiptInputSchema, z.array(receiptInputSchema).min(1)]);
+export type ReceiptInput = {
+  type: string;
+  data?: unknown;
+  id?: string;
+};
 
 export interface SessionResponse {
   sid: string;

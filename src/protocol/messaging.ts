@@ -1,6 +1,7 @@
 /**
- * §4 Messaging on Socket.IO at `/socket.io`: payload types, their runtime validators and
- * the typed event maps shared by the server and the client SDK.
+ * §4 Messaging on Socket.IO at `/socket.io`: payload types and the typed event maps shared
+ * by the server and the client SDK. Zod-free: the runtime validators of the payloads are
+ * in messaging.schema.ts.
  *
  * @example
  * import { io, type Socket } from 'socket.io-client';
@@ -8,9 +9,7 @@
  *   io(url, { path: MESSAGING_PATH, auth: { token } });
  * socket.emit('message:send', { to, content: 'hi' }, (ack) => { if (ack.ok) console.log(ack.id); });
  */
-import { getAddress } from 'viem';
-import { z } from 'zod';
-import { type ErrorBody, ErrorCode } from './errors.js';
+import type { ErrorBody } from './errors.js';
 
 export const MESSAGING_PATH = '/socket.io';
 /** Largest `content` of a direct message, in UTF-8 bytes. */
@@ -32,69 +31,38 @@ export const MessagingErrorCode = {
   retryLater: 'retry_later',
 } as const;
 
-// ── validators ───────────────────────────────────────────────────────────────────
-
-/** A 0x address in any case; parsed into its EIP-55 checksum form (the room key). */
-export const AddressSchema = z
-  .string()
-  .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
-  .transform((a) => getAddress(a));
-
-/** The signaling room id rule of §3 (calls name the signaling room to join). */
-export const RoomIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 of A-Za-z0-9_.:-');
-
-/** Message ids are the inbox stream ids (`<ms>-<seq>`): they sort in delivery order. */
-export const MessageIdSchema = z.string().regex(/^\d{1,16}-\d{1,16}$/, 'must be a message id');
-
-const IdsSchema = z.array(MessageIdSchema).min(1).max(MAX_IDS_PER_CALL);
-
-export const MessageSendSchema = z.object({
-  to: AddressSchema,
-  content: z.string(),
-  encrypted: z.boolean().optional(),
-  clientMsgId: z.string().min(1).max(128).optional(),
-});
-export const MessageAckSchema = z.object({ ids: IdsSchema });
-export const MessageReadSchema = z.object({ from: AddressSchema, ids: IdsSchema });
-export const PresenceSetSchema = z.object({ status: z.enum(['online', 'away', 'busy']) });
-export const PresenceSubscribeSchema = z.object({
-  addresses: z.array(AddressSchema).min(1).max(MAX_PRESENCE_SUBSCRIPTIONS),
-});
-/** Typing concerns a direct conversation: its id is the other party's address. */
-export const TypingSchema = z.object({ conversationId: AddressSchema });
-export const CallInviteSchema = z.object({
-  to: AddressSchema,
-  roomId: RoomIdSchema,
-  media: z.enum(['audio', 'video']),
-});
-export const CallRoomSchema = z.object({ roomId: RoomIdSchema });
-export const CallEndSchema = z.object({
-  roomId: RoomIdSchema,
-  reason: z.string().max(64).optional(),
-});
-/** What a backend publishes on Redis channel `p3:messages`. */
-export const BackendMessageSchema = z.object({
-  from: AddressSchema,
-  to: AddressSchema,
-  content: z.string(),
-  encrypted: z.boolean().optional(),
-});
-
 // ── payload types ────────────────────────────────────────────────────────────────
 
 export type Address = `0x${string}`;
 export type PresenceStatus = 'online' | 'away' | 'busy' | 'offline';
 export type CallMedia = 'audio' | 'video';
 
-export type MessageSendRequest = z.input<typeof MessageSendSchema>;
-export type MessageAckRequest = z.input<typeof MessageAckSchema>;
-export type MessageReadRequest = z.input<typeof MessageReadSchema>;
-export type PresenceSetRequest = z.input<typeof PresenceSetSchema>;
-export type PresenceSubscribeRequest = z.input<typeof PresenceSubscribeSchema>;
-export type TypingRequest = z.input<typeof TypingSchema>;
-export type CallInviteRequest = z.input<typeof CallInviteSchema>;
-export type CallRoomRequest = z.input<typeof CallRoomSchema>;
-export type CallEndRequest = z.input<typeof CallEndSchema>;
+/**
+ * What a client sends. Addresses are 0x-prefixed 20-byte hex in any case (the server uses
+ * their EIP-55 form); room ids follow the §3 rule (1-128 of `A-Za-z0-9_.:-`); message ids
+ * are inbox stream ids (`<ms>-<seq>`), at most `MAX_IDS_PER_CALL` per call.
+ */
+export type MessageSendRequest = {
+  to: string;
+  content: string;
+  encrypted?: boolean;
+  /** 1-128 characters: a retry with the same id is sent once. */
+  clientMsgId?: string;
+};
+export type MessageAckRequest = { ids: string[] };
+export type MessageReadRequest = { from: string; ids: string[] };
+export type PresenceSetRequest = { status: 'online' | 'away' | 'busy' };
+/** At most `MAX_PRESENCE_SUBSCRIPTIONS` addresses. */
+export type PresenceSubscribeRequest = { addresses: string[] };
+/** Typing concerns a direct conversation: its id is the other party's address. */
+export type TypingRequest = { conversationId: string };
+export type CallInviteRequest = { to: string; roomId: string; media: CallMedia };
+export type CallRoomRequest = { roomId: string };
+export type CallEndRequest = {
+  roomId: string;
+  /** At most 64 characters. */
+  reason?: string;
+};
 
 export interface DirectMessage {
   /** Inbox stream id: unique per recipient, increasing in delivery order. */
@@ -187,19 +155,4 @@ export interface ServerToClientEvents {
   'system:announcement': (data: unknown) => void;
   /** An event without an ack callback failed (bad payload, rate limit). */
   error: (e: ErrorBody) => void;
-}
-
-/** Parses a payload with `schema`; a failure becomes a `bad_request` error body. */
-export function parsePayload<S extends z.ZodType>(
-  schema: S,
-  payload: unknown,
-): { ok: true; data: z.output<S> } | AckError {
-  const r = schema.safeParse(payload);
-  if (r.success) return { ok: true, data: r.data };
-  const issue = r.error.issues[0];
-  const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return {
-    ok: false,
-    error: { code: ErrorCode.badRequest, message: `${where}${issue?.message ?? 'invalid payload'}` },
-  };
 }

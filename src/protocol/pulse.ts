@@ -1,9 +1,9 @@
 /**
- * §6 Pulse: WebSocket `/pulse/stream` and the task REST calls. Types and zod validators
- * shared by the server (which validates every inbound frame and body here, at the edge)
- * and the client SDK. Frames are `{ type, data }`, a discriminated union on `type`.
+ * §6 Pulse: WebSocket `/pulse/stream` and the task REST calls. Types and constants shared
+ * by the server and the client SDK. Frames are `{ type, data }`, a discriminated union on
+ * `type`. Zod-free: the validators the server runs on every inbound frame and body, at the
+ * edge, are in pulse.schema.ts.
  */
-import { z } from 'zod';
 
 export const PulsePaths = {
   stream: '/pulse/stream',
@@ -28,16 +28,6 @@ export const PulseErrorCode = {
 export const PULSE_TOPICS = ['nodes', 'metrics', 'tasks'] as const;
 export type PulseTopic = (typeof PULSE_TOPICS)[number];
 
-/** nodeIds, capabilities and kinds: the signaling room alphabet, so they are safe in keys and logs. */
-const name = (max: number) =>
-  z
-    .string()
-    .min(1)
-    .max(max)
-    .regex(/^[A-Za-z0-9_.:-]+$/, 'only A-Za-z0-9_.:- are allowed');
-
-export const NodeIdSchema = name(128);
-export const CapabilitySchema = name(64);
 /** Most metric names a node may send in one frame. */
 export const MAX_METRICS = 64;
 /** Most capabilities one node may declare. */
@@ -45,52 +35,41 @@ export const MAX_CAPABILITIES = 32;
 /** Upper bound of a node's `maxTasks`. */
 export const MAX_TASKS_PER_NODE = 1024;
 
-export const MetricsSchema = z
-  .record(z.string().min(1).max(64), z.number().finite())
-  .refine((m) => Object.keys(m).length <= MAX_METRICS, `at most ${MAX_METRICS} metrics per frame`);
-
-const RegisterData = z.object({
-  nodeId: NodeIdSchema,
-  capabilities: z.array(CapabilitySchema).max(MAX_CAPABILITIES),
-  region: z.string().max(64).optional(),
-  version: z.string().max(64).optional(),
-  /** Tasks this node runs at once (an addition to the seed). @default P3_PULSE_NODE_MAX_TASKS */
-  maxTasks: z.number().int().min(1).max(MAX_TASKS_PER_NODE).optional(),
-});
-
-const TaskResultData = z.object({
-  taskId: z.string().min(1).max(128),
-  ok: z.boolean(),
-  result: z.unknown().optional(),
-  error: z.string().max(4096).optional(),
-});
-
-/** Every frame a client may send after `auth` (the endpoint handles `auth` itself). */
-export const PulseClientFrameSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('register'), data: RegisterData }),
-  z.object({ type: z.literal('metrics'), data: MetricsSchema }),
-  z.object({
-    type: z.literal('subscribe'),
-    data: z.object({ topics: z.array(z.enum(PULSE_TOPICS)).min(1).max(PULSE_TOPICS.length) }),
-  }),
-  z.object({
-    type: z.literal('unsubscribe'),
-    data: z.object({ topics: z.array(z.enum(PULSE_TOPICS)).min(1).max(PULSE_TOPICS.length) }),
-  }),
-  z.object({ type: z.literal('task:result'), data: TaskResultData }),
-  z.object({ type: z.literal('ping'), data: z.unknown().optional() }),
-]);
-
-export type PulseClientFrame = z.infer<typeof PulseClientFrameSchema>;
-export type RegisterRequest = z.infer<typeof RegisterData>;
-export type TaskResult = z.infer<typeof TaskResultData>;
+/** Metric name → value: at most `MAX_METRICS` names of 1-64 characters, finite values. */
 export type PulseMetrics = Record<string, number>;
 
-/** The auth frame: `{ type: 'auth', data: { token } }`. */
-export const PulseAuthFrameSchema = z.object({
-  type: z.literal('auth'),
-  data: z.object({ token: z.string().min(1).max(8192) }),
-});
+/**
+ * `register`: this connection becomes the node `nodeId`. nodeIds, capabilities and task
+ * kinds use the signaling room alphabet (`A-Za-z0-9_.:-`), so they are safe in keys and logs.
+ */
+export type RegisterRequest = {
+  /** 1-128 characters. */
+  nodeId: string;
+  /** At most `MAX_CAPABILITIES`, of 1-64 characters. */
+  capabilities: string[];
+  region?: string;
+  version?: string;
+  /** Tasks this node runs at once (an addition to the seed). @default P3_PULSE_NODE_MAX_TASKS */
+  maxTasks?: number;
+};
+
+/** `task:result`: the outcome of an assigned task. */
+export type TaskResult = {
+  taskId: string;
+  ok: boolean;
+  result?: unknown;
+  /** At most 4096 characters. */
+  error?: string;
+};
+
+/** Every frame a client may send after `auth` (the endpoint handles `auth` itself). */
+export type PulseClientFrame =
+  | { type: 'register'; data: RegisterRequest }
+  | { type: 'metrics'; data: PulseMetrics }
+  | { type: 'subscribe'; data: { topics: PulseTopic[] } }
+  | { type: 'unsubscribe'; data: { topics: PulseTopic[] } }
+  | { type: 'task:result'; data: TaskResult }
+  | { type: 'ping'; data?: unknown };
 
 export interface NodeInfo {
   nodeId: string;
@@ -156,17 +135,18 @@ export type PulseServerFrame =
 /** Longest task deadline a caller may ask for. */
 export const MAX_TASK_TIMEOUT_MS = 24 * 3600_000;
 
-export const SubmitTaskSchema = z.object({
-  kind: name(128),
-  payload: z.unknown().optional(),
+/** `POST /v1/pulse/tasks`. */
+export type SubmitTaskRequest = {
+  /** 1-128 characters. */
+  kind: string;
+  payload?: unknown;
   /** Nodes that may run it. @default kind */
-  capability: CapabilitySchema.optional(),
-  /** Deadline of each attempt. @default P3_PULSE_TASK_TIMEOUT */
-  timeoutMs: z.number().int().min(100).max(MAX_TASK_TIMEOUT_MS).optional(),
-  /** Assignments before the task fails (an addition). @default P3_PULSE_MAX_ATTEMPTS */
-  maxAttempts: z.number().int().min(1).max(100).optional(),
-});
-export type SubmitTaskRequest = z.infer<typeof SubmitTaskSchema>;
+  capability?: string;
+  /** Deadline of each attempt, 100 ms to `MAX_TASK_TIMEOUT_MS`. @default P3_PULSE_TASK_TIMEOUT */
+  timeoutMs?: number;
+  /** Assignments before the task fails (an addition), 1-100. @default P3_PULSE_MAX_ATTEMPTS */
+  maxAttempts?: number;
+};
 
 export interface SubmitTaskResponse {
   taskId: string;
@@ -185,12 +165,4 @@ export interface TaskView {
   /** ms since the epoch */
   createdAt: number;
   updatedAt: number;
-}
-
-/** A human-readable summary of a zod failure, for `bad_request` messages. */
-export function describeIssues(error: z.ZodError): string {
-  const first = error.issues[0];
-  if (!first) return 'invalid';
-  const path = first.path.length ? first.path.join('.') : 'frame';
-  return `${path}: ${first.message}`;
 }

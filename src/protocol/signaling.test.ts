@@ -1,11 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  isValidRoomId,
-  parseSignalingFrame,
-  relayFastPath,
-  SignalingClientFrameSchema,
-} from './signaling.js';
+import { isValidRoomId } from './signaling.js';
+import { parseSignalingFrame, relayFastPath, SignalingClientFrameSchema } from './signaling.schema.js';
 
 describe('parseSignalingFrame on hostile values', () => {
   it.each([

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { parseMuxId, publishBodySchema, receiptsBodySchema } from '../../src/protocol/lanes.js';
+import { parseMuxId } from '../../src/protocol/lanes.js';
+import { publishBodySchema, receiptsBodySchema } from '../../src/protocol/lanes.schema.js';
 import {
   CallEndSchema,
   CallInviteSchema,
@@ -14,9 +15,13 @@ import {
   PresenceSubscribeSchema,
   parsePayload,
   TypingSchema,
-} from '../../src/protocol/messaging.js';
-import { PulseAuthFrameSchema, PulseClientFrameSchema, SubmitTaskSchema } from '../../src/protocol/pulse.js';
-import { parseSignalingFrame, SignalingAuthFrameSchema } from '../../src/protocol/signaling.js';
+} from '../../src/protocol/messaging.schema.js';
+import {
+  PulseAuthFrameSchema,
+  PulseClientFrameSchema,
+  SubmitTaskSchema,
+} from '../../src/protocol/pulse.schema.js';
+import { parseSignalingFrame, SignalingAuthFrameSchema } from '../../src/protocol/signaling.schema.js';
 import { createSiweVerifier, SiweError } from '../../src/server/auth/siwe.js';
 import { createMemoryEngine } from '../../src/server/engine/index.js';
 import { createSession } from '../helpers/lanes.js';

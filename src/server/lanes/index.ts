@@ -4,11 +4,11 @@ import {
   isLaneName,
   type LaneEventInput,
   type LaneName,
-  laneEventInputSchema,
   MAX_PUBLISH_BATCH,
   type PublishResponse,
   type SessionResponse,
 } from '../../protocol/lanes.js';
+import { laneEventInputSchema } from '../../protocol/lanes.schema.js';
 import { HttpError } from '../http/errors.js';
 import { inSlices, SLICE } from '../limits/slices.js';
 import type { Surface, SurfaceContext } from '../surface.js';

@@ -9,11 +9,10 @@ import {
   MAX_PUBLISH_BATCH,
   MAX_RECEIPT_BATCH,
   MAX_RECEIPTS_PAGE,
-  publishBodySchema,
   type ReceiptInput,
-  receiptsBodySchema,
   type SessionResponse,
 } from '../../protocol/lanes.js';
+import { publishBodySchema, receiptsBodySchema } from '../../protocol/lanes.schema.js';
 import type { AuthContext } from '../auth/index.js';
 import { readJson } from '../http/body.js';
 import { badRequest, forbidden, HttpError, notFound, sendJson } from '../http/errors.js';

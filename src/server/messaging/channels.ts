@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BackendMessageSchema, parsePayload } from '../../protocol/messaging.js';
+import { BackendMessageSchema, parsePayload } from '../../protocol/messaging.schema.js';
 import type { Engine } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';

@@ -1,11 +1,7 @@
 import type { z } from 'zod';
 import { ErrorCode, RATE_LIMIT_MESSAGE } from '../../protocol/errors.js';
-import {
-  type Ack,
-  type AckError,
-  type ClientToServerEvents,
-  parsePayload,
-} from '../../protocol/messaging.js';
+import type { Ack, AckError, ClientToServerEvents } from '../../protocol/messaging.js';
+import { parsePayload } from '../../protocol/messaging.schema.js';
 import { TokenBucket } from '../limits/token-bucket.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';

@@ -1,18 +1,17 @@
 import type { Server as EngineServer } from 'engine.io';
 import { ErrorCode } from '../../protocol/errors.js';
+import { type ClientToServerEvents, MAX_PRESENCE_SUBSCRIPTIONS } from '../../protocol/messaging.js';
 import {
   CallEndSchema,
   CallInviteSchema,
   CallRoomSchema,
-  type ClientToServerEvents,
-  MAX_PRESENCE_SUBSCRIPTIONS,
   MessageAckSchema,
   MessageReadSchema,
   MessageSendSchema,
   PresenceSetSchema,
   PresenceSubscribeSchema,
   TypingSchema,
-} from '../../protocol/messaging.js';
+} from '../../protocol/messaging.schema.js';
 import type { Surface, SurfaceContext } from '../surface.js';
 import { createCalls } from './calls.js';
 import { subscribeChannels } from './channels.js';

@@ -1,11 +1,6 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  describeIssues,
-  PulseAuthFrameSchema,
-  PulseClientFrameSchema,
-  PulsePaths,
-  type TaskUpdate,
-} from '../../protocol/pulse.js';
+import { PulsePaths, type TaskUpdate } from '../../protocol/pulse.js';
+import { describeIssues, PulseAuthFrameSchema, PulseClientFrameSchema } from '../../protocol/pulse.schema.js';
 import type { Surface, SurfaceContext } from '../surface.js';
 import { createWsEndpoint, type WsConnection } from '../ws/endpoint.js';
 import { Fanout } from './fanout.js';

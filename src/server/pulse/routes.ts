@@ -1,11 +1,6 @@
 import { ErrorCode } from '../../protocol/errors.js';
-import {
-  describeIssues,
-  PulseErrorCode,
-  PulsePaths,
-  type SubmitTaskResponse,
-  SubmitTaskSchema,
-} from '../../protocol/pulse.js';
+import { PulseErrorCode, PulsePaths, type SubmitTaskResponse } from '../../protocol/pulse.js';
+import { describeIssues, SubmitTaskSchema } from '../../protocol/pulse.schema.js';
 import type { AuthContext } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { readJson } from '../http/body.js';

@@ -1,11 +1,10 @@
 import { ErrorCode, RATE_LIMIT_MESSAGE } from '../../protocol/errors.js';
 import {
-  parseSignalingFrame,
   SIGNALING_PATH,
   SIGNALING_PUBLIC_TYPES,
-  SignalingAuthFrameSchema,
   type SignalingClientFrame,
 } from '../../protocol/signaling.js';
+import { parseSignalingFrame, SignalingAuthFrameSchema } from '../../protocol/signaling.schema.js';
 import type { Surface, SurfaceContext } from '../surface.js';
 import { type AuthRequest, createWsEndpoint, type WsConnection } from '../ws/endpoint.js';
 import { createSignalingMetrics } from './metrics.js';
