@@ -133,6 +133,8 @@ export async function benchMessaging(opts: {
   seconds: number;
   idle: number;
   log: (s: string) => void;
+  /** Only the servers whose name contains this (profiling one server). */
+  server?: string;
 }): Promise<DmFigures[]> {
   const stream = `bench-${randomBytes(4).toString('hex')}`;
   const targets: [string, string, Endpoint, Record<string, string>][] = [
@@ -156,6 +158,7 @@ export async function benchMessaging(opts: {
   ];
   const out: DmFigures[] = [];
   for (const [name, module, ep, env] of targets) {
+    if (opts.server && !name.includes(opts.server)) continue;
     const a = await startBenchServer(`${name} A`, module, env, { core: 0 });
     const b = await startBenchServer(`${name} B`, module, env, { core: 0 });
     try {

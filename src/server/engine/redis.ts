@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Engine, StreamAppendOptions, StreamEntry, StreamInfo } from './types.js';
 
@@ -102,6 +102,26 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
   const base: RedisOptions = { lazyConnect: false, enableAutoPipelining: true, ...options.redisOptions };
   const client = new Redis(options.url, { ...base, connectionName: 'p3-cmd' });
   const sub = new Redis(options.url, { ...base, enableAutoPipelining: false, connectionName: 'p3-sub' });
+  /**
+   * A Lua script run by its SHA1 (EVALSHA): the source goes over the wire and through
+   * Redis's hashing only when Redis does not have it cached (NOSCRIPT, e.g. after a restart).
+   */
+  const script = (lua: string) => {
+    const sha = createHash('sha1').update(lua).digest('hex');
+    return async (keys: string[], ...args: string[]): Promise<unknown> => {
+      try {
+        return await client.evalsha(sha, keys.length, ...keys, ...args);
+      } catch (error) {
+        if (!String((error as Error).message).startsWith('NOSCRIPT')) throw error;
+        return client.eval(lua, keys.length, ...keys, ...args);
+      }
+    };
+  };
+  const listPopLease = script(LIST_POP_LEASE);
+  const leaseExpire = script(LEASE_EXPIRE);
+  const streamAppend = script(STREAM_APPEND);
+  const streamAppendOnce = script(STREAM_APPEND_ONCE);
+  const streamDelete = script(STREAM_DELETE);
   const onError = options.onError ?? (() => {});
   client.on('error', onError);
   sub.on('error', onError);
@@ -246,14 +266,9 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
       return client.lpop(k(key));
     },
     async listPopLease(listKey, leaseKey, ttlMs, memberSuffix = '') {
-      return (await client.eval(
-        LIST_POP_LEASE,
-        2,
-        k(listKey),
-        k(leaseKey),
-        String(now() + ttlMs),
-        memberSuffix,
-      )) as string | null;
+      return (await listPopLease([k(listKey), k(leaseKey)], String(now() + ttlMs), memberSuffix)) as
+        | string
+        | null;
     },
     async listLength(key) {
       return client.llen(k(key));
@@ -272,16 +287,13 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
       return client.zrangebyscore(k(key), `(${now()}`, '+inf');
     },
     async leaseExpire(key) {
-      return (await client.eval(LEASE_EXPIRE, 1, k(key), String(now()))) as string[];
+      return (await leaseExpire([k(key)], String(now()))) as string[];
     },
 
     async streamAppend(key, data, opts: StreamAppendOptions = {}) {
       const minId = opts.minAgeMs === undefined ? '' : String(Math.max(0, now() - opts.minAgeMs));
-      return (await client.eval(
-        STREAM_APPEND,
-        2,
-        k(key),
-        k(key) + TRIM_MARKER,
+      return (await streamAppend(
+        [k(key), k(key) + TRIM_MARKER],
         data,
         opts.maxLen === undefined ? '' : String(opts.maxLen),
         minId,
@@ -290,12 +302,8 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     },
     async streamAppendOnce(key, data, onceKey, onceTtlMs, opts: StreamAppendOptions = {}) {
       const minId = opts.minAgeMs === undefined ? '' : String(Math.max(0, now() - opts.minAgeMs));
-      const [id, created] = (await client.eval(
-        STREAM_APPEND_ONCE,
-        3,
-        k(key),
-        k(key) + TRIM_MARKER,
-        k(onceKey),
+      const [id, created] = (await streamAppendOnce(
+        [k(key), k(key) + TRIM_MARKER, k(onceKey)],
         data,
         opts.maxLen === undefined ? '' : String(opts.maxLen),
         minId,
@@ -336,7 +344,7 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     },
     async streamDelete(key, ids) {
       if (ids.length === 0) return 0;
-      return (await client.eval(STREAM_DELETE, 2, k(key), k(key) + TRIM_MARKER, ...ids)) as number;
+      return (await streamDelete([k(key), k(key) + TRIM_MARKER], ...ids)) as number;
     },
   };
 }
