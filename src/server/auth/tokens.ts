@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { getAddress } from 'viem';
 
@@ -29,6 +29,12 @@ export function createTokenService(options: {
   now?: () => number;
 }): TokenService {
   const key = new TextEncoder().encode(options.secret);
+  // imported once: jose would import raw key bytes again on every verification (≈ 1/3 of its cost)
+  const verifyKey = webcrypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'verify',
+  ]);
+  // a failure surfaces on the first verify, not as an unhandled rejection at start-up
+  verifyKey.catch(() => {});
   const now = options.now ?? Date.now;
   return {
     async issue(address) {
@@ -48,7 +54,7 @@ export function createTokenService(options: {
     async verify(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await verifyKey, {
           algorithms: ['HS256'],
           issuer: ISSUER,
           audience: AUDIENCE,
