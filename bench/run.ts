@@ -50,7 +50,7 @@ if (want('signaling')) {
     rows.push(
       {
         bench: 'signaling',
-        figure: 'relay p99 @10k msg/s',
+        figure: 'relay p99 @10k msg/s (median of 3 runs)',
         ours: ours.at10k.p99,
         baseline: base.at10k.p99,
         baselineName: base.server,
@@ -102,7 +102,7 @@ if (want('signaling')) {
     rows.push(
       {
         bench: 'signaling',
-        figure: 'relay p99 @10k msg/s',
+        figure: 'relay p99 @10k msg/s (median of 3 runs)',
         ours: ours.at10k.p99,
         baseline: peer.at10k.p99,
         baselineName: peer.server,
