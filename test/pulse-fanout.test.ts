@@ -131,4 +131,38 @@ describe('pulse fan-out', () => {
     for (const c of conns) expect(c.sent).toEqual(['a1']);
     fanout.close();
   });
+
+  it('retries a slow subscriber while a long queue of fan-outs is still draining', async () => {
+    const fanout = new Fanout({
+      metrics: createMetrics({ defaultMetrics: false }),
+      slowBytes: 10,
+      flushMs: 5,
+    });
+    const conns = Array.from({ length: 3 * SLICE }, () => fakeConn());
+    const slow = conns[0]!;
+    slow.buffered = 100;
+    const sessions = conns.map((c) => createSession(c));
+    for (const s of sessions) fanout.subscribe(s, 'metrics');
+    for (const s of sessions) fanout.subscribe(s, 'nodes');
+    fanout.metrics('n', 'm1'); // the slow one is held back (first slice)
+    slow.buffered = 0; // ...and drains at once
+    // keep the queue from ever emptying for a while
+    let feeding = true;
+    let fed = 0;
+    const feed = () => {
+      if (!feeding || fed >= 5_000) return;
+      fanout.broadcast('nodes', `b${fed++}`);
+      setImmediate(feed);
+    };
+    feed();
+    const stop = setTimeout(() => {
+      feeding = false;
+    }, 5_000);
+    // the held-back frame arrives while the queue is still busy, not after it ran dry
+    await vi.waitFor(() => expect(slow.sent).toContain('m1'), { timeout: 4_000, interval: 5 });
+    expect(fed).toBeLessThan(5_000);
+    feeding = false;
+    clearTimeout(stop);
+    fanout.close();
+  });
 });

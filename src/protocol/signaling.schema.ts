@@ -101,6 +101,8 @@ export function relayFastPath(raw: unknown): RelayFrame | undefined {
   const { type, roomId, data, to } = raw;
   if (type !== 'ice' && type !== 'offer' && type !== 'answer') return undefined;
   if (typeof roomId !== 'string' || !isValidRoomId(roomId) || !isPlainObject(data)) return undefined;
+  // JSON.parse makes "__proto__" an own key; the schema drops it: leave such frames to the schema
+  if (Object.hasOwn(data, '__proto__')) return undefined;
   if (to !== undefined && (typeof to !== 'string' || to.length < 1 || to.length > 64)) return undefined;
   if (type === 'ice') {
     const i = data.sdpMLineIndex;

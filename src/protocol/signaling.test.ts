@@ -44,6 +44,16 @@ describe('the relay fast path', () => {
     { requiredKeys: [] },
   );
 
+  it('leaves a description with an own "__proto__" key to the schema (which drops the key)', () => {
+    const raw = JSON.parse(
+      '{"type":"offer","roomId":"r","data":{"type":"offer","sdp":"x","__proto__":{"a":1}}}',
+    );
+    expect(relayFastPath(raw)).toBeUndefined();
+    const r = parseSignalingFrame(raw);
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(Object.hasOwn((r.frame as { data: object }).data, '__proto__')).toBe(false);
+  });
+
   it('accepts only what the schema accepts, with the same frame', () => {
     fc.assert(
       fc.property(frames, (raw) => {

@@ -116,11 +116,13 @@ async function startOnce(secret: string, timeoutMs: number): Promise<Coturn | { 
       return { problem: `turnserver on ${port} exited with ${proc.exitCode}:\n${out}` };
     }
     if (await stunBinding(port, 300)) {
-      // no answer yet: not up, try again
+      // no answer (not up yet) counts as a refusal: try again
       const verdict = await turnAllocate(port, probe.username, probe.credential).catch(
         (): AllocateResult => ({ ok: false }),
       );
       if (verdict.ok) break;
+      // a fast refusal must not spin the loop
+      await new Promise((r) => setTimeout(r, 100));
     }
     if (Date.now() > deadline) {
       await stop();

@@ -169,9 +169,9 @@ export function createLanesSurface(ctx: SurfaceContext): LanesSurface {
     () => {
       const idleSince = now() - config.sseKeepAliveMs / 2;
       // in slices: 10,000 idle streams are 10,000 writes, which must not stall live events
-      void inSlices(streams, SLICE, (s) => {
+      inSlices(streams, SLICE, (s) => {
         if (s.lastWriteAt <= idleSince) s.write(':\n\n');
-      });
+      }).catch((error) => log.error({ err: error }, 'lanes keep-alive failed'));
       // a lane with readers here is re-read at least every two intervals (30 s by default)
       feeds.sweep(config.sseKeepAliveMs * 2);
     },

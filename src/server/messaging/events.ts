@@ -105,6 +105,8 @@ export function createEventEdge(deps: {
       const bucket = new TokenBucket(deps.rateLimit, deps.rateBurst, deps.now);
       // middleware that never calls next(): the event is handled here, no listeners needed
       socket.use((packet) => {
+        // Socket.IO's own dispatch skips a disconnected socket; this middleware is the dispatch
+        if (!socket.connected) return;
         const [event, ...args] = packet;
         if (!bucket.take()) {
           const last = args[args.length - 1];

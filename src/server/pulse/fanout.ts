@@ -102,6 +102,15 @@ export class Fanout {
     this.#run({ topic, nodeId: undefined, text, subs: subs.values(), cancelled: false, sent: 0 });
   }
 
+  /**
+   * A frame for one session, in order with the fan-outs already queued (a subscription's
+   * snapshot: frames queued before it, which the new subscriber also gets, arrive first and
+   * the snapshot, newer than all of them, last).
+   */
+  send(s: PulseSession, text: string): void {
+    this.#run({ topic: 'nodes', nodeId: undefined, text, subs: [s].values(), cancelled: false, sent: 0 });
+  }
+
   /** The newest metrics of `nodeId`; slow subscribers keep only the latest per node. */
   metrics(nodeId: string, text: string): void {
     const subs = this.#subs.metrics;
@@ -142,7 +151,11 @@ export class Fanout {
         }
         const next = job.subs.next();
         if (next.done) break;
-        this.#deliver(job, next.value);
+        try {
+          this.#deliver(job, next.value);
+        } catch {
+          // one socket's failure must not stop the fan-out (or leave it marked running)
+        }
       }
       this.#jobs.shift();
       if (job.sent > 0) this.#sent.inc({ topic: job.topic }, job.sent);
@@ -165,6 +178,8 @@ export class Fanout {
     if (s.pending.has(job.nodeId)) this.#coalesced.inc();
     s.pending.set(job.nodeId, job.text);
     this.#waiting.add(s);
+    // its retry must not wait for the whole queue to drain
+    this.#schedule();
   }
 
   /** A node left: its held-back metrics must not arrive after its node:left. */

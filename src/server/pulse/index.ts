@@ -128,8 +128,9 @@ export async function createPulseSurface(ctx: SurfaceContext): Promise<Surface> 
         break;
       case 'subscribe':
         for (const t of frame.data.topics) fanout.subscribe(s, t);
-        // from memory, synchronously: no update can fall between the snapshot and the next frame
-        conn.send({ type: 'snapshot', data: view.snapshot() });
+        // taken from memory now, sent behind the fan-outs already queued (which this session
+        // also gets): no older frame can arrive after it, no update falls between
+        fanout.send(s, JSON.stringify({ type: 'snapshot', data: view.snapshot() }));
         break;
       case 'unsubscribe':
         for (const t of frame.data.topics) fanout.unsubscribe(s, t);

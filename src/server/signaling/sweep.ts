@@ -43,6 +43,12 @@ export function createMembershipSweep(options: {
     if (running) return;
     running = true;
     try {
+      // each promise is handled when created: the slices yield, and a rejection arriving
+      // before the Promise.all below must not count as unhandled (that would end the process)
+      const handled = <T>(p: Promise<T>) => {
+        p.catch(() => {});
+        return p;
+      };
       const renewals: Promise<void>[] = [];
       const ids: string[] = [];
       // in slices: a sweep over thousands of rooms must not hold up the relays in between
@@ -52,13 +58,15 @@ export function createMembershipSweep(options: {
         for (const m of room.local.values()) {
           // only admitted peers: a joiner still waiting for the room's join lock holds no lease yet
           if (m.state === 'in')
-            renewals.push(engine.leaseAdd(room.key, memberOf(m.peer.id, m.peer.address), leaseTtlMs));
+            renewals.push(
+              handled(engine.leaseAdd(room.key, memberOf(m.peer.id, m.peer.address), leaseTtlMs)),
+            );
         }
-        renewals.push(engine.leaseAdd(ROOM_INDEX_KEY, room.id, leaseTtlMs));
+        renewals.push(handled(engine.leaseAdd(ROOM_INDEX_KEY, room.id, leaseTtlMs)));
       });
       await Promise.all(renewals);
       const expiring: Promise<string[]>[] = [];
-      await inSlices(ids, SLICE, (id) => expiring.push(engine.leaseExpire(roomKey(id))));
+      await inSlices(ids, SLICE, (id) => expiring.push(handled(engine.leaseExpire(roomKey(id)))));
       const expired = await Promise.all(expiring);
       for (const [i, id] of ids.entries()) if (expired[i]?.length) reportExpired(id, expired[i]);
       const abandoned = await engine.leaseExpire(ROOM_INDEX_KEY);

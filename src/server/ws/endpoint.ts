@@ -407,12 +407,17 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   }
 
   let sweeping = false;
+  let closed = false;
   const sweep = setInterval(() => {
-    // a sweep still yielding its way through a large set (or stuck on the engine) is not doubled
+    // the surface's own sweep (leases) runs on its own: an engine that hangs must not stop
+    // the pings, heartbeat timeouts and token expiry below (each surface guards its overlap)
+    Promise.resolve(options.onSweep?.(conns)).catch((error) => log.error({ err: error }, 'sweep failed'));
+    // a ping walk still yielding its way through a large set is not doubled
     if (sweeping) return;
     sweeping = true;
     const t = now();
     inSlices(conns, SLICE, (c) => {
+      if (closed) return;
       if (t - c.lastSeen > config.heartbeatTimeoutMs) {
         m.closed.inc({ reason: 'heartbeat_timeout' });
         c.ws.terminate();
@@ -426,7 +431,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       }
       if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
     })
-      .then(() => options.onSweep?.(conns))
       .catch((error) => log.error({ err: error }, 'sweep failed'))
       .finally(() => {
         sweeping = false;
@@ -437,6 +441,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   return {
     connections: conns,
     async close() {
+      closed = true;
       clearInterval(sweep);
       const closing = [...conns].map(
         (c) =>
