@@ -193,6 +193,26 @@ export function engineContract(
       expect((await b.streamInfo('t')).maxDeletedId).toBe(ids[3]);
     });
 
+    it('takes entries atomically: each one once, with its data, unknown and malformed ids skipped', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push(await a.streamAppend('take', `v${i}`));
+      const [first, second] = await Promise.all([
+        a.streamTake('take', [ids[2]!, ids[0]!, '1-1', 'not-an-id']),
+        b.streamTake('take', [ids[0]!, ids[2]!]),
+      ]);
+      // one caller got each entry, in the order it asked for them
+      const all = [...first, ...second].sort((x, y) => compareStreamIds(x.id, y.id));
+      expect(all).toEqual([
+        { id: ids[0], data: 'v0' },
+        { id: ids[2], data: 'v2' },
+      ]);
+      expect(first.map((e) => e.id)).toEqual([ids[2], ids[0]].filter((id) => first.some((e) => e.id === id)));
+      expect(await a.streamTake('take', [ids[0]!, ids[2]!])).toEqual([]);
+      expect((await b.streamRange('take', '0-0', 10)).map((e) => e.data)).toEqual(['v1', 'v3']);
+      expect((await b.streamInfo('take')).maxDeletedId).toBe(ids[2]);
+      expect(await a.streamTake('never-written', [ids[1]!])).toEqual([]);
+    });
+
     it('reports an empty stream that was never written', async () => {
       expect(await a.streamInfo('never')).toEqual({
         length: 0,

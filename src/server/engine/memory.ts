@@ -330,6 +330,21 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
         maxDeletedId: s.maxDeleted,
       };
     },
+    async streamTake(key, ids) {
+      const s = liveStream(key);
+      if (!s) return [];
+      const byId = new Map(s.entries.map((e) => [e.id, e]));
+      const taken: StreamEntry[] = [];
+      for (const id of ids) {
+        const e = byId.get(id);
+        if (!e) continue;
+        byId.delete(id);
+        markDeleted(s, id);
+        taken.push({ id: e.id, data: e.data });
+      }
+      if (taken.length > 0) s.entries = s.entries.filter((e) => byId.has(e.id));
+      return taken;
+    },
     async streamDelete(key, ids) {
       const s = liveStream(key);
       if (!s) return 0;

@@ -89,6 +89,42 @@ end
 return removed`;
 
 const STREAM_FIELD = 'd';
+
+/** STREAM_DELETE that also returns what it removed: flat [id, data, id, data, …]. */
+const STREAM_TAKE = `
+local out = {}
+local top = redis.call('GET', KEYS[2]) or '0-0'
+local function parts(id)
+  local ms, seq = string.match(id, '^(%d+)-?(%d*)$')
+  return tonumber(ms) or 0, tonumber(seq) or 0
+end
+local function greater(a, b)
+  local am, as = parts(a)
+  local bm, bs = parts(b)
+  return am > bm or (am == bm and as > bs)
+end
+local moved = false
+for i = 1, #ARGV do
+  local id = ARGV[i]
+  if string.match(id, '^%d+%-%d+$') then
+    local rows = redis.call('XRANGE', KEYS[1], id, id)
+    if #rows > 0 and redis.call('XDEL', KEYS[1], id) == 1 then
+      local fields = rows[1][2]
+      local data = ''
+      for j = 1, #fields, 2 do
+        if fields[j] == '${STREAM_FIELD}' then data = fields[j + 1] end
+      end
+      out[#out + 1] = id
+      out[#out + 1] = data
+      if greater(id, top) then top = id; moved = true end
+    end
+  end
+end
+if moved then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], top, 'PX', ttl) else redis.call('SET', KEYS[2], top) end
+end
+return out`;
 const TRIM_MARKER = ':trimmed';
 
 /**
@@ -122,6 +158,7 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
   const streamAppend = script(STREAM_APPEND);
   const streamAppendOnce = script(STREAM_APPEND_ONCE);
   const streamDelete = script(STREAM_DELETE);
+  const streamTake = script(STREAM_TAKE);
   const onError = options.onError ?? (() => {});
   client.on('error', onError);
   sub.on('error', onError);
@@ -341,6 +378,13 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
         lastId: last === '0-0' ? null : last,
         maxDeletedId: (await client.get(k(key) + TRIM_MARKER)) ?? '0-0',
       };
+    },
+    async streamTake(key, ids) {
+      if (ids.length === 0) return [];
+      const flat = (await streamTake([k(key), k(key) + TRIM_MARKER], ...ids)) as string[];
+      const out: StreamEntry[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) out.push({ id: flat[i]!, data: flat[i + 1]! });
+      return out;
     },
     async streamDelete(key, ids) {
       if (ids.length === 0) return 0;

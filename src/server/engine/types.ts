@@ -105,6 +105,12 @@ export interface Engine {
   streamInfo(key: string): Promise<StreamInfo>;
   /** Deletes entries by id; returns how many existed. */
   streamDelete(key: string, ids: string[]): Promise<number>;
+  /**
+   * Deletes entries by id and returns the ones this call removed, with their data, in the
+   * order of `ids`, in one atomic step: each entry is taken by exactly one caller. Ids that
+   * do not exist (or are not stream ids) are skipped.
+   */
+  streamTake(key: string, ids: string[]): Promise<StreamEntry[]>;
 }
 
 export interface StreamAppendOptions {

@@ -99,20 +99,14 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
      * removed by exactly one caller, so each sender gets one delivery receipt).
      */
     async remove(address: Address, ids: string[]): Promise<DirectMessage[]> {
-      const k = key(address);
-      const unique = [...new Set(ids)];
-      // read first: the sender of each message is needed for its delivery receipt
-      const found = await Promise.all(unique.map((id) => engine.streamRange(k, previousId(id), 1)));
-      const present: DirectMessage[] = [];
-      found.forEach((rows, i) => {
-        const r = rows[0];
-        if (r && r.id === unique[i]) {
-          const m = decode(r);
-          if (m) present.push(m);
-        }
-      });
-      const removed = await Promise.all(present.map((m) => engine.streamDelete(k, [m.id])));
-      return present.filter((_, i) => removed[i] === 1);
+      // read and delete in one step: the sender of each is needed for its delivery receipt
+      const taken = await engine.streamTake(key(address), [...new Set(ids)]);
+      const out: DirectMessage[] = [];
+      for (const r of taken) {
+        const m = decode(r);
+        if (m) out.push(m);
+      }
+      return out;
     },
   };
 }
