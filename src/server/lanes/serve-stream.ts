@@ -115,6 +115,9 @@ export async function serveStream(
 
   res.writeHead(200, headers);
   res.flushHeaders();
+  // the request lives as long as the stream: keep its path, not a `?token=` it may carry
+  // (copied: `pathname` is a slice that would keep the whole URL string alive)
+  req.url = Buffer.from(url.pathname).toString();
   req.socket.setNoDelay(true);
   req.socket.setTimeout(0);
   const limits = { sendBufferBytes: deps.sendBufferBytes, maxPending: deps.maxPending };

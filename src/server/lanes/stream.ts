@@ -20,7 +20,8 @@ export class LaneStream implements FeedSubscriber {
   lastWriteAt: number;
   closed = false;
   /** Live events held while a lane replays; lanes absent here are live. */
-  readonly #pending = new Map<LaneName, LanePage[]>();
+  /** Dropped once every lane is live: a live stream holds no map. */
+  #pending: Map<LaneName, LanePage[]> | undefined = new Map();
   #pendingCount = 0;
   /** Bytes the replay was allowed past the cap (history is bounded; the live tail is not). */
   #allowance = 0;
@@ -34,7 +35,7 @@ export class LaneStream implements FeedSubscriber {
     private readonly onClose: (stream: LaneStream, reason: CloseReason) => void,
   ) {
     this.lastWriteAt = now();
-    for (const lane of lanes) this.#pending.set(lane, []);
+    for (const lane of lanes) this.#pending?.set(lane, []);
   }
 
   /** The id of the stream as a whole: a lane's id, or every lane's for `mux`. */
@@ -44,7 +45,7 @@ export class LaneStream implements FeedSubscriber {
 
   deliver(lane: LaneName, page: LanePage): void {
     if (this.closed) return;
-    const pending = this.#pending.get(lane);
+    const pending = this.#pending?.get(lane);
     if (pending) {
       pending.push(page);
       this.#pendingCount += page.entries.length;
@@ -91,9 +92,10 @@ export class LaneStream implements FeedSubscriber {
 
   /** Ends a lane's replay: flushes the live events held meanwhile, then the lane is live. */
   goLive(lane: LaneName): void {
-    const pending = this.#pending.get(lane);
+    const pending = this.#pending?.get(lane);
     if (!pending) return;
-    this.#pending.delete(lane);
+    this.#pending?.delete(lane);
+    if (this.#pending?.size === 0) this.#pending = undefined;
     this.#pendingCount -= pending.reduce((n, p) => n + p.entries.length, 0);
     let out = '';
     for (const page of pending) out += this.render(lane, page);
