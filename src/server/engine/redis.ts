@@ -61,10 +61,8 @@ local v = redis.call('LPOP', KEYS[1])
 if v then redis.call('ZADD', KEYS[2], ARGV[1], v .. ARGV[2]) end
 return v`;
 
-// XDEL of existing ids in one step, moving the trim marker up to the greatest one deleted
-const STREAM_DELETE = `
-local removed = 0
-local top = redis.call('GET', KEYS[2]) or '0-0'
+/** Stream-id order in Lua, for the trim marker (the greatest id deleted so far). */
+const LUA_ID_ORDER = `
 local function parts(id)
   local ms, seq = string.match(id, '^(%d+)-?(%d*)$')
   return tonumber(ms) or 0, tonumber(seq) or 0
@@ -73,19 +71,28 @@ local function greater(a, b)
   local am, as = parts(a)
   local bm, bs = parts(b)
   return am > bm or (am == bm and as > bs)
-end
+end`;
+
+/** Stores the moved trim marker; it lives as long as its stream (an expiring inbox must not leave it behind). */
+const LUA_SAVE_MARKER = `
+if moved then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('SET', KEYS[2], top, 'PX', ttl) else redis.call('SET', KEYS[2], top) end
+end`;
+
+// XDEL of existing ids in one step, moving the trim marker up to the greatest one deleted
+const STREAM_DELETE = `
+local removed = 0
+local top = redis.call('GET', KEYS[2]) or '0-0'
 local moved = false
+${LUA_ID_ORDER}
 for i = 1, #ARGV do
   if redis.call('XDEL', KEYS[1], ARGV[i]) == 1 then
     removed = removed + 1
     if greater(ARGV[i], top) then top = ARGV[i]; moved = true end
   end
 end
-if moved then
-  -- the marker lives as long as its stream (an expiring inbox must not leave it behind)
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('SET', KEYS[2], top, 'PX', ttl) else redis.call('SET', KEYS[2], top) end
-end
+${LUA_SAVE_MARKER}
 return removed`;
 
 const STREAM_FIELD = 'd';
@@ -94,16 +101,8 @@ const STREAM_FIELD = 'd';
 const STREAM_TAKE = `
 local out = {}
 local top = redis.call('GET', KEYS[2]) or '0-0'
-local function parts(id)
-  local ms, seq = string.match(id, '^(%d+)-?(%d*)$')
-  return tonumber(ms) or 0, tonumber(seq) or 0
-end
-local function greater(a, b)
-  local am, as = parts(a)
-  local bm, bs = parts(b)
-  return am > bm or (am == bm and as > bs)
-end
 local moved = false
+${LUA_ID_ORDER}
 for i = 1, #ARGV do
   local id = ARGV[i]
   if string.match(id, '^%d+%-%d+$') then
@@ -120,10 +119,7 @@ for i = 1, #ARGV do
     end
   end
 end
-if moved then
-  local ttl = redis.call('PTTL', KEYS[1])
-  if ttl > 0 then redis.call('SET', KEYS[2], top, 'PX', ttl) else redis.call('SET', KEYS[2], top) end
-end
+${LUA_SAVE_MARKER}
 return out`;
 const TRIM_MARKER = ':trimmed';
 
