@@ -1,15 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryEngine } from '../src/server/engine/memory.js';
-import { createRealtimeServer, type RealtimeServer } from '../src/server/index.js';
-import { TEST_DOMAIN, TEST_SECRET, waitFor } from './helpers/server.js';
+import { startServer, type TestServer, waitFor } from './helpers/server.js';
 import { connectPeer, join } from './helpers/signaling.js';
 
 // An engine that stops answering (a partitioned Redis with no RST) must not stop the
 // heartbeat: pings, dead-peer detection and token expiry run apart from the lease sweep.
 describe('signaling heartbeat with a hanging engine', () => {
-  let server: RealtimeServer | undefined;
+  let t: TestServer | undefined;
   afterEach(async () => {
-    await server?.close({ drainMs: 100 });
+    await t?.close();
   });
 
   it('keeps pinging while the membership sweep waits on the engine', async () => {
@@ -17,23 +16,9 @@ describe('signaling heartbeat with a hanging engine', () => {
     let hang = false;
     const leaseAdd = engine.leaseAdd.bind(engine);
     engine.leaseAdd = (...args) => (hang ? new Promise<void>(() => {}) : leaseAdd(...args));
-    server = await createRealtimeServer({
-      env: {},
-      engine,
-      config: {
-        port: 0,
-        host: '127.0.0.1',
-        logLevel: 'silent',
-        siweDomain: TEST_DOMAIN,
-        authSecret: TEST_SECRET,
-        heartbeatIntervalMs: 200,
-        heartbeatTimeoutMs: 600,
-      },
-    });
-    const { port } = await server.listen();
-    const url = `http://127.0.0.1:${port}`;
-    const { token } = await server.auth.tokens.issue(`0x${'ab'.repeat(20)}`);
-    const c = await connectPeer({ url, wsUrl: `ws://127.0.0.1:${port}` }, { token });
+    t = await startServer({ heartbeatIntervalMs: 200, heartbeatTimeoutMs: 600 }, { engine });
+    const { token } = await t.server.auth.tokens.issue(`0x${'ab'.repeat(20)}`);
+    const c = await connectPeer(t, { token });
     expect((await join(c, 'hang-room')).type).toBe('joined');
     hang = true;
     let pings = 0;

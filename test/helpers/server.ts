@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Config } from '../../src/server/config.js';
+import type { Engine } from '../../src/server/engine/types.js';
 import { createRealtimeServer, type RealtimeServer } from '../../src/server/index.js';
 
 export const TEST_DOMAIN = 'p3.test';
@@ -16,9 +17,13 @@ export interface TestServer {
 }
 
 /** Starts a real server on a free loopback port, silent, with test credentials. */
-export async function startServer(config: Partial<Config> = {}): Promise<TestServer> {
+export async function startServer(
+  config: Partial<Config> = {},
+  options: { engine?: Engine } = {},
+): Promise<TestServer> {
   const server = await createRealtimeServer({
     env: {},
+    ...(options.engine ? { engine: options.engine } : {}),
     config: {
       port: 0,
       host: '127.0.0.1',

@@ -21,17 +21,18 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
   const key = (address: Address) => `inbox:${address}`;
   const idemKey = (from: Address, clientMsgId: string) => `msg:cid:${from}:${clientMsgId}`;
 
+  /** The fields an inbox entry stores (a copy: no extra field of the caller's object is kept). */
+  const toStored = (m: Stored): Stored => ({
+    from: m.from,
+    to: m.to,
+    content: m.content,
+    encrypted: m.encrypted,
+    timestamp: m.timestamp,
+  });
+
   const decode = (e: StreamEntry): DirectMessage | undefined => {
     try {
-      const s = JSON.parse(e.data) as Stored;
-      return {
-        id: e.id,
-        from: s.from,
-        to: s.to,
-        content: s.content,
-        encrypted: s.encrypted,
-        timestamp: s.timestamp,
-      };
+      return { id: e.id, ...toStored(JSON.parse(e.data) as Stored) };
     } catch {
       return undefined;
     }
@@ -42,13 +43,7 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
 
     /** Stores a message; resolves with its id once it is durable. */
     async append(m: Omit<DirectMessage, 'id'>): Promise<DirectMessage> {
-      const stored: Stored = {
-        from: m.from,
-        to: m.to,
-        content: m.content,
-        encrypted: m.encrypted,
-        timestamp: m.timestamp,
-      };
+      const stored = toStored(m);
       const id = await engine.streamAppend(key(m.to), JSON.stringify(stored), {
         maxLen,
         minAgeMs: ttlMs,
@@ -66,13 +61,7 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
       clientMsgId: string,
       onceTtlMs = ttlMs,
     ): Promise<{ msg: DirectMessage; created: boolean }> {
-      const stored: Stored = {
-        from: m.from,
-        to: m.to,
-        content: m.content,
-        encrypted: m.encrypted,
-        timestamp: m.timestamp,
-      };
+      const stored = toStored(m);
       const { id, created } = await engine.streamAppendOnce(
         key(m.to),
         JSON.stringify(stored),
