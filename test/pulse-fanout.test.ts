@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SLICE } from '../src/server/limits/slices.js';
 import { createMetrics } from '../src/server/observability/metrics.js';
-import { Fanout } from '../src/server/pulse/fanout.js';
+import { Fanout, MAX_QUEUED_FANOUTS } from '../src/server/pulse/fanout.js';
 import { createSession, type PulseSession } from '../src/server/pulse/session.js';
 import type { WsConnection } from '../src/server/ws/endpoint.js';
 
@@ -163,6 +163,23 @@ describe('pulse fan-out', () => {
     expect(fed).toBeLessThan(5_000);
     feeding = false;
     clearTimeout(stop);
+    fanout.close();
+  });
+
+  it('bounds its queue: past the bound, fan-outs go out without yielding', () => {
+    const fanout = new Fanout({ metrics: createMetrics({ defaultMetrics: false }), slowBytes: 1_000_000 });
+    const conns = Array.from({ length: 2 * SLICE }, () => fakeConn());
+    for (const c of conns) fanout.subscribe(createSession(c), 'nodes');
+    // every broadcast but the first waits: the queue grows up to its bound...
+    for (let i = 0; i < MAX_QUEUED_FANOUTS; i++) fanout.broadcast('nodes', `f${i}`);
+    expect(conns.at(-1)!.sent).toHaveLength(0);
+    // ...and the next one drains everything at once, in order
+    fanout.broadcast('nodes', 'last');
+    for (const c of conns) {
+      expect(c.sent).toHaveLength(MAX_QUEUED_FANOUTS + 1);
+      expect(c.sent.at(-1)).toBe('last');
+      expect(c.sent[0]).toBe('f0');
+    }
     fanout.close();
   });
 });

@@ -11,6 +11,9 @@ export interface FanoutOptions {
   flushMs?: number;
 }
 
+/** Fan-outs that may wait for their turn before new ones are sent without yielding. */
+export const MAX_QUEUED_FANOUTS = 256;
+
 interface Job {
   topic: PulseTopic;
   /** Set for metrics (coalesced per node for slow subscribers). */
@@ -134,13 +137,17 @@ export class Fanout {
    */
   #run(job: Job) {
     this.#jobs.push(job);
-    if (this.#running) return;
+    // a drain is already scheduled: wait for it, unless the queue is past its bound (any
+    // drain continues from the head of the queue, so running one now keeps the order)
+    if (this.#running && this.#jobs.length <= MAX_QUEUED_FANOUTS) return;
     this.#running = true;
     this.#drain();
   }
 
   #drain() {
-    let budget = SLICE;
+    // past the queue's bound, fan-outs go out at once (the loop waits, as it did before
+    // slicing) instead of growing the queue: frames keep coming faster than they drain
+    let budget = this.#jobs.length > MAX_QUEUED_FANOUTS ? Number.POSITIVE_INFINITY : SLICE;
     while (this.#jobs.length > 0) {
       const job = this.#jobs[0]!;
       for (;;) {
