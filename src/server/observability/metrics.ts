@@ -57,7 +57,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       new Histogram({ name, help, buckets, labelNames, registers: [registry] }),
     tally<L extends string>(name: string, help: string, labelNames: L[] = []): Tally<L> {
       const own = new Count();
-      const bound: [Partial<Record<L, string>>, Count][] = [];
+      // one count per label set, however often `labels()` is called with it
+      const bound = new Map<string, [Partial<Record<L, string>>, Count]>();
       new Counter<L>({
         name,
         help,
@@ -66,7 +67,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         collect() {
           if (own.n > 0) this.inc(own.n);
           own.n = 0;
-          for (const [labels, c] of bound) {
+          for (const [labels, c] of bound.values()) {
             if (c.n > 0) this.inc(labels, c.n);
             c.n = 0;
           }
@@ -75,9 +76,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       return {
         inc: (by = 1) => own.inc(by),
         labels(labels) {
-          const c = new Count();
-          bound.push([labels, c]);
-          return c;
+          const key = JSON.stringify(labels);
+          let entry = bound.get(key);
+          if (!entry) {
+            entry = [labels, new Count()];
+            bound.set(key, entry);
+          }
+          return entry[1];
         },
       };
     },
