@@ -17,6 +17,8 @@ import { benchSignaling } from './signaling.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.filter((a) => !a.startsWith('--'));
+/** `--server=p3`: only the servers whose name contains this (signaling, messaging), for profiling one. */
+const server = args.find((a) => a.startsWith('--server='))?.slice('--server='.length);
 const want = (name: string) => only.length === 0 || only.includes(name);
 const log = (s: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${s}\n`);
 
@@ -43,6 +45,7 @@ if (want('signaling')) {
       : [2_000, 4_000, 6_000, 8_000, 10_000, 15_000, 20_000, 30_000, 40_000],
     idleConns: quick ? 500 : 2000,
     log,
+    ...(server ? { server } : {}),
   });
   raw.signaling = figs;
   const [base, ours, peer] = figs;
@@ -191,6 +194,7 @@ if (want('messaging')) {
     seconds: quick ? 2 : 4,
     idle: quick ? 500 : 2000,
     log,
+    ...(server ? { server } : {}),
   });
   raw.messaging = figs;
   const [base, ours] = figs;
@@ -366,7 +370,7 @@ writeFileSync(
   `Measured ${when} on ${machine}${quick ? ' (quick run)' : ''}.\n\n${table}\n`,
 );
 // a full run refreshes the table in the README (between its bench markers)
-if (!quick && only.length === 0) {
+if (!quick && only.length === 0 && !server) {
   const readmeUrl = new URL('../README.md', import.meta.url);
   const readme = readFileSync(readmeUrl, 'utf8');
   const start = readme.indexOf('<!-- bench:start -->');

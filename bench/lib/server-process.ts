@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { writeHeapSnapshot } from 'node:v8';
 import { cpuSeconds } from './stats.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -88,14 +87,6 @@ export function serveBenchIpc(port: number): void {
       g?.();
       g?.();
       process.send?.({ id: m.id, heap: process.memoryUsage().heapUsed });
-    }
-    if (m.cmd === 'snap' && typeof (m as { file?: unknown }).file === 'string') {
-      // a heap snapshot for finding what one connection costs (not used by the bench itself)
-      const g = (globalThis as { gc?: () => void }).gc;
-      g?.();
-      g?.();
-      const file = writeHeapSnapshot((m as { file: string }).file);
-      process.send?.({ id: m.id, file });
     }
   });
   process.send?.({ port });
