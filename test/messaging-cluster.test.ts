@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectMessage, PresenceState } from '../src/protocol/messaging.js';
 import {
@@ -43,6 +44,7 @@ describe('messaging across two nodes (Redis)', () => {
   it('delivers a DM to devices on both nodes, with receipts back to the sender', async () => {
     const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
     const sender = await on(a, alice);
+    const senderElsewhere = await on(b, alice);
     const [onA, onB] = await Promise.all([on(a, bob), on(b, bob)]);
     const got = [next(onA, 'message:receive'), next(onB, 'message:receive')];
     const r = await call(sender, 'message:send', { to: bob.address, content: 'across', encrypted: true });
@@ -50,12 +52,21 @@ describe('messaging across two nodes (Redis)', () => {
     for (const m of await Promise.all(got)) {
       expect(m).toMatchObject({ id: r.id, from: alice.address, content: 'across', encrypted: true });
     }
-    const delivered = next(sender, 'message:delivered');
+    const delivered = [next(sender, 'message:delivered'), next(senderElsewhere, 'message:delivered')];
     const read = next(sender, 'message:read');
     await call(onB, 'message:ack', { ids: [r.id] });
     await call(onB, 'message:read', { from: alice.address, ids: [r.id] });
-    expect(await delivered).toMatchObject({ ids: [r.id], by: bob.address });
+    for (const d of await Promise.all(delivered)) expect(d).toMatchObject({ ids: [r.id], by: bob.address });
     expect(await read).toMatchObject({ ids: [r.id], by: bob.address });
+    // the message and its delivery receipt took the internal channels, not the Socket.IO
+    // adapter's stream (which every node reads and decodes in full)
+    const redis = new Redis(REDIS_URL);
+    try {
+      const entries = (await redis.xrevrange('p3:socket.io', '+', '-', 'COUNT', 1000)).flatMap(([, f]) => f);
+      expect(entries.filter((f) => f.includes(r.id) && !f.includes('message:read'))).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('drains the inbox stored through one node on the other, in order', async () => {

@@ -213,6 +213,49 @@ export function engineContract(
       expect(await a.streamTake('never-written', [ids[1]!])).toEqual([]);
     });
 
+    it('publishes appended entries on the notify channel in the same step, each once', async () => {
+      const channel = `ch:notify:${a.instanceId}`;
+      const got: [string, string][] = [];
+      const off = await b.subscribe(channel, (m) => got.push(...(JSON.parse(m) as [string, string][])));
+      const notify = { notify: channel };
+      // made in one turn: engines may run them as one batch; each still answers on its own
+      const [x, y, z, again, quiet] = await Promise.all([
+        a.streamAppend('n1', 'x', notify),
+        a.streamAppend('n2', 'y "quoted" \\ / é', notify),
+        a.streamAppendOnce('n1', 'z', 'once:n', 60_000, notify),
+        a.streamAppendOnce('n1', 'z2', 'once:n', 60_000, notify),
+        a.streamAppend('n3', 'no channel'),
+      ]);
+      expect(again).toEqual({ id: z.id, created: false });
+      await waitFor(() => got.length >= 3);
+      expect(got.sort((p, q) => p[1].localeCompare(q[1]))).toEqual([
+        [x, 'x'],
+        [y, 'y "quoted" \\ / é'],
+        [z.id, 'z'],
+      ]);
+      expect((await b.streamRange('n1', '0-0', 10)).map((e) => e.data)).toEqual(['x', 'z']);
+      expect(quiet).toMatch(/^\d+-\d+$/);
+      // nothing more arrives (the duplicate and the append without a channel publish nothing)
+      await a.streamAppend('n2', 'last', notify);
+      await waitFor(() => got.length === 4);
+      expect(got[3]![1]).toBe('last');
+      await off();
+    });
+
+    it('answers many takes of one turn, each from its own stream', async () => {
+      const ids = await Promise.all([a.streamAppend('tk1', 'a'), a.streamAppend('tk2', 'b')]);
+      const [one, two, none, empty] = await Promise.all([
+        a.streamTake('tk1', [ids[0]!, ids[1]!]),
+        a.streamTake('tk2', [ids[1]!]),
+        a.streamTake('tk3', [ids[0]!]),
+        a.streamTake('tk1', []),
+      ]);
+      expect(one).toEqual([{ id: ids[0], data: 'a' }]);
+      expect(two).toEqual([{ id: ids[1], data: 'b' }]);
+      expect(none).toEqual([]);
+      expect(empty).toEqual([]);
+    });
+
     it('reports an empty stream that was never written', async () => {
       expect(await a.streamInfo('never')).toEqual({
         length: 0,

@@ -42,4 +42,67 @@ describe('redis engine scripts', () => {
       await engine.close();
     }
   });
+
+  it('fails only the item of a batch whose key cannot take it; the others are stored', async () => {
+    const keyPrefix = `p3test:${randomUUID()}:`;
+    const engine = createRedisEngine({ url, keyPrefix });
+    const r = new Redis(url);
+    try {
+      await r.set(`${keyPrefix}not-a-stream`, 'x');
+      const [bad, good, badTake, goodTake] = await Promise.allSettled([
+        engine.streamAppend('not-a-stream', 'a'),
+        engine.streamAppend('s', 'b'),
+        engine.streamTake('not-a-stream', ['1-0']),
+        engine.streamTake('s', ['0-1']),
+      ]);
+      expect(bad).toMatchObject({
+        status: 'rejected',
+        reason: { message: expect.stringMatching(/WRONGTYPE/) },
+      });
+      expect(good.status).toBe('fulfilled');
+      expect(badTake).toMatchObject({
+        status: 'rejected',
+        reason: { message: expect.stringMatching(/WRONGTYPE/) },
+      });
+      expect(goodTake).toEqual({ status: 'fulfilled', value: [] });
+      expect((await engine.streamRange('s', '0-0', 10)).map((e) => e.data)).toEqual(['b']);
+    } finally {
+      const keys = await r.keys(`${keyPrefix}*`);
+      if (keys.length) await r.del(...keys);
+      await r.quit();
+      await engine.close();
+    }
+  });
+
+  it('sends the appends of one turn as one command', async () => {
+    const keyPrefix = `p3test:${randomUUID()}:`;
+    const engine = createRedisEngine({ url, keyPrefix });
+    const r = new Redis(url);
+    try {
+      await engine.streamAppend('warm', 'x'); // the script is loaded
+      const before = await commandCalls(r, 'evalsha');
+      const ids = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => engine.streamAppend(`s${i % 5}`, `v${i}`)),
+      );
+      const after = await commandCalls(r, 'evalsha');
+      expect(ids.every((id) => /^\d+-\d+$/.test(id))).toBe(true);
+      // other test files share this Redis: allow their scripts, never one per append
+      expect(after - before).toBeLessThan(10);
+      for (let s = 0; s < 5; s++) {
+        const rows = await engine.streamRange(`s${s}`, '0-0', 100);
+        expect(rows.map((e) => e.data)).toEqual(Array.from({ length: 10 }, (_, i) => `v${i * 5 + s}`));
+        expect(rows.map((e) => e.id)).toEqual(ids.filter((_, i) => i % 5 === s));
+      }
+    } finally {
+      const keys = await r.keys(`${keyPrefix}*`);
+      if (keys.length) await r.del(...keys);
+      await r.quit();
+      await engine.close();
+    }
+  });
 });
+
+async function commandCalls(r: Redis, command: string): Promise<number> {
+  const info = await r.info('commandstats');
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}

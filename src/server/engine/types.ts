@@ -120,6 +120,12 @@ export interface StreamAppendOptions {
   minAgeMs?: number;
   /** The whole stream expires this many ms after its last append. */
   expireMs?: number;
+  /**
+   * Publishes the new entry on this channel in the same atomic step as the append, as
+   * JSON `[[id, data], …]`: one message may carry several entries (appends batched
+   * together). Not published when `streamAppendOnce` finds an earlier append.
+   */
+  notify?: string;
 }
 
 export interface StreamEntry {

@@ -1,13 +1,26 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import { type Ack, type Address, type DirectMessage, MAX_CONTENT_BYTES } from '../../protocol/messaging.js';
+import { perTurn } from '../engine/batch.js';
 import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Inbox, previousId } from './inbox.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
-/** Internal channel on which nodes hand each other stored messages for live delivery. */
-const DELIVER_CHANNEL = 'p3:internal:dm';
+/** Internal channel on which the inbox announces stored messages to every node (see Inbox). */
+export const DELIVER_CHANNEL = 'p3:internal:dm';
+/** Internal channel of delivery receipts: `[{ to, ids, by, timestamp }, …]`. */
+const RECEIPT_CHANNEL = 'p3:internal:receipts';
+/** Most receipts in one notice. */
+const RECEIPTS_PER_NOTICE = 500;
+
+interface Receipt {
+  /** The sender, who gets the receipt. */
+  to: Address;
+  ids: string[];
+  by: Address;
+  timestamp: number;
+}
 /** How long an inbox drain waits for a reader to take what was sent. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
@@ -32,9 +45,11 @@ export const userRoom = (address: Address) => `u:${address}`;
  * A device that connects drains its inbox in pages while live messages for it are held
  * back; then it gets the held ones it has not seen, so nothing is lost and nothing
  * arrives out of order on connect (ids are stream ids, increasing in store order).
- * Live delivery skips Socket.IO rooms on purpose: each device gets its own sequencing,
- * and a device on this node gets its message right after the store, with no second
- * Redis round trip; other nodes get it on one pub/sub channel (this node skips its echo).
+ * Live delivery skips Socket.IO rooms on purpose: each device gets its own sequencing.
+ * Every node, this one included, hears of a stored message from the inbox's notice,
+ * which the store itself publishes (one notice per batch of stores under load).
+ * Delivery receipts go the same way: one notice per turn on an internal channel, and
+ * each node emits them to the sender's sockets it holds.
  */
 export function createDelivery(deps: {
   engine: Engine;
@@ -87,10 +102,34 @@ export function createDelivery(deps: {
     },
   );
 
-  function publishLive(msg: DirectMessage): Promise<void> {
-    return engine
-      .publish(DELIVER_CHANNEL, JSON.stringify({ n: engine.instanceId, m: msg }))
-      .catch((e) => logger.warn({ err: e }, 'live delivery publish failed (the inbox keeps the message)'));
+  /**
+   * Writes `message:receive` to one socket on this node only. `socket.emit` with
+   * connection-state recovery on goes through the adapter (one Redis stream entry per
+   * message, read and decoded by every node, and written only after that round trip);
+   * a message needs none of that: the inbox keeps it until acknowledged, and every
+   * (re)connect drains the inbox.
+   */
+  function emitDirect(socket: MsgSocket, msg: DirectMessage) {
+    io.local.to(socket.id).emit('message:receive', msg);
+  }
+
+  const publishReceipts = perTurn<Receipt, undefined>(async (list) => {
+    await engine.publish(RECEIPT_CHANNEL, JSON.stringify(list));
+    return list.map(() => undefined);
+  }, RECEIPTS_PER_NOTICE);
+
+  function onReceipts(raw: string) {
+    let list: unknown;
+    try {
+      list = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(list)) return;
+    for (const r of list as Receipt[]) {
+      if (typeof r?.to !== 'string' || !Array.isArray(r.ids)) continue;
+      io.local.to(userRoom(r.to)).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
+    }
   }
 
   function deliverLocal(msg: DirectMessage) {
@@ -107,7 +146,7 @@ export function createDelivery(deps: {
         continue;
       }
       if (compareStreamIds(msg.id, d.cursor) <= 0 || !deps.writable(d.socket)) continue;
-      d.socket.emit('message:receive', msg);
+      emitDirect(d.socket, msg);
       m.delivered.inc({ path: 'live' });
     }
   }
@@ -135,7 +174,7 @@ export function createDelivery(deps: {
           if (deps.unsentBytes(d.socket, deps.sendBufferBytes) > deps.sendBufferBytes / 2) {
             if (!(await drained(d.socket))) return;
           }
-          d.socket.emit('message:receive', msg);
+          emitDirect(d.socket, msg);
           d.cursor = msg.id;
         }
         m.delivered.inc({ path: 'inbox' }, page.length);
@@ -147,22 +186,20 @@ export function createDelivery(deps: {
     d.pending = [];
     for (const msg of held) {
       if (compareStreamIds(msg.id, d.cursor) <= 0) continue;
-      d.socket.emit('message:receive', msg);
+      emitDirect(d.socket, msg);
       m.delivered.inc({ path: 'held' });
     }
   }
 
   return {
     async start() {
-      unsubscribe = await engine.subscribe(DELIVER_CHANNEL, (raw) => {
-        let env: { n: string; m: DirectMessage };
-        try {
-          env = JSON.parse(raw);
-        } catch {
-          return;
-        }
-        if (env.n !== engine.instanceId) deliverLocal(env.m);
+      const offMessages = await inbox.subscribe((messages) => {
+        for (const msg of messages) deliverLocal(msg);
       });
+      const offReceipts = await engine.subscribe(RECEIPT_CHANNEL, onReceipts);
+      unsubscribe = async () => {
+        await Promise.all([offMessages(), offReceipts()]);
+      };
     },
 
     /** Stores and delivers a message from `from` (already authenticated). */
@@ -206,8 +243,11 @@ export function createDelivery(deps: {
           // again while the message waits in the inbox (devices drop duplicates by id).
           const [stored] = await inbox.page(req.to, previousId(r.msg.id), 1);
           if (stored && stored.id === r.msg.id && opts.redeliver !== false) {
-            deliverLocal(stored);
-            await publishLive(stored);
+            await inbox
+              .announce(stored)
+              .catch((e) =>
+                logger.warn({ err: e }, 'redelivery notice failed (the inbox keeps the message)'),
+              );
           }
           const timestamp = stored?.id === r.msg.id ? stored.timestamp : parseStreamId(r.msg.id)[0];
           return { ok: true, id: r.msg.id, timestamp, duplicate: true };
@@ -216,11 +256,8 @@ export function createDelivery(deps: {
       } else {
         msg = await inbox.append(draft);
       }
+      // the store published its notice: every node's devices get it from there
       m.messages.inc({ source: opts.source });
-      deliverLocal(msg);
-      // published before the sender's ack: a node killed after acking cannot strand a
-      // message that other nodes' devices would then only see on their next connect
-      await publishLive(msg);
       m.sendSeconds.observe((performance.now() - started) / 1000);
       return { ok: true, id: msg.id, timestamp: msg.timestamp };
     },
@@ -282,7 +319,9 @@ export function createDelivery(deps: {
       }
       const timestamp = now();
       for (const [from, list] of bySender) {
-        io.to(userRoom(from)).emit('message:delivered', { ids: list, by: address, timestamp });
+        publishReceipts({ to: from, ids: list, by: address, timestamp }).catch((e) =>
+          logger.warn({ err: e }, 'delivery receipt publish failed'),
+        );
       }
       return removed.length;
     },

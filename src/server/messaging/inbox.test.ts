@@ -15,7 +15,7 @@ describe('inbox', () => {
 
   it('stores in order, pages, removes each id once, bounded by maxLen', async () => {
     const engine = createMemoryEngine();
-    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000 });
+    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000, notify: 'test:inbox' });
     const ids: string[] = [];
     for (let i = 0; i < 7; i++) {
       ids.push((await inbox.append({ from: A, to: B, content: `${i}`, encrypted: false, timestamp: i })).id);
@@ -34,7 +34,7 @@ describe('inbox', () => {
 
   it('stores a clientMsgId once per sender, also under concurrent retries', async () => {
     const engine = createMemoryEngine();
-    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000 });
+    const inbox = createInbox({ engine, maxLen: 5, ttlMs: 60_000, notify: 'test:inbox' });
     const draft = { from: A, to: B, content: 'x', encrypted: false, timestamp: 1 };
     const tries = await Promise.all([1, 2, 3].map(() => inbox.appendOnce(draft, 'c1')));
     expect(tries.filter((t) => t.created)).toHaveLength(1);

@@ -15,9 +15,14 @@ interface Stored {
  * device acknowledges them (Redis Streams with the redis engine). Ids are stream ids, so
  * they sort in the order messages were stored, which is the order of delivery.
  * Bounded by P3_INBOX_MAX entries and P3_INBOX_TTL age (oldest trimmed first).
+ *
+ * Every stored message is also published on the `notify` channel in the same engine step
+ * (`[[id, stored], …]`, several messages per notice when appends were batched), so each
+ * node hears of it without a second command and a node that dies right after storing
+ * cannot leave it unannounced.
  */
-export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: number }) {
-  const { engine, maxLen, ttlMs } = deps;
+export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: number; notify: string }) {
+  const { engine, maxLen, ttlMs, notify } = deps;
   const key = (address: Address) => `inbox:${address}`;
   const idemKey = (from: Address, clientMsgId: string) => `msg:cid:${from}:${clientMsgId}`;
 
@@ -41,6 +46,31 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
   return {
     decode,
 
+    /** Calls `handler` with the messages of every notice (stored ones, and announced ones). */
+    subscribe(handler: (messages: DirectMessage[]) => void): Promise<() => Promise<void>> {
+      return engine.subscribe(notify, (raw) => {
+        let rows: unknown;
+        try {
+          rows = JSON.parse(raw);
+        } catch {
+          return;
+        }
+        if (!Array.isArray(rows)) return;
+        const out: DirectMessage[] = [];
+        for (const row of rows) {
+          if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string') continue;
+          const m = decode({ id: row[0], data: row[1] });
+          if (m) out.push(m);
+        }
+        if (out.length > 0) handler(out);
+      });
+    },
+
+    /** Publishes a notice of an already stored message (a retry redelivering it). */
+    async announce(m: DirectMessage): Promise<void> {
+      await engine.publish(notify, JSON.stringify([[m.id, JSON.stringify(toStored(m))]]));
+    },
+
     /** Stores a message; resolves with its id once it is durable. */
     async append(m: Omit<DirectMessage, 'id'>): Promise<DirectMessage> {
       const stored = toStored(m);
@@ -48,6 +78,7 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
         maxLen,
         minAgeMs: ttlMs,
         expireMs: ttlMs,
+        notify,
       });
       return { id, ...stored };
     },
@@ -67,7 +98,7 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
         JSON.stringify(stored),
         idemKey(m.from, clientMsgId),
         onceTtlMs,
-        { maxLen, minAgeMs: ttlMs, expireMs: ttlMs },
+        { maxLen, minAgeMs: ttlMs, expireMs: ttlMs, notify },
       );
       return { msg: { id, ...stored }, created };
     },

@@ -15,7 +15,7 @@ import {
 import type { Surface, SurfaceContext } from '../surface.js';
 import { createCalls } from './calls.js';
 import { subscribeChannels } from './channels.js';
-import { createDelivery, userRoom } from './delivery.js';
+import { createDelivery, DELIVER_CHANNEL, userRoom } from './delivery.js';
 import { createEventEdge, type Route, route } from './events.js';
 import { createInbox } from './inbox.js';
 import { createPresence, presenceRoom } from './presence.js';
@@ -55,7 +55,12 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
   const logger = root.child({ surface: 'messaging' });
   const transport = createTransport(ctx);
   const { io, eio } = transport;
-  const inbox = createInbox({ engine, maxLen: config.inboxMax, ttlMs: config.inboxTtlSec * 1000 });
+  const inbox = createInbox({
+    engine,
+    maxLen: config.inboxMax,
+    ttlMs: config.inboxTtlSec * 1000,
+    notify: DELIVER_CHANNEL,
+  });
   const delivery = createDelivery({
     engine,
     inbox,

@@ -11,6 +11,7 @@ import {
   type ServerToClientEvents,
 } from '../../protocol/messaging.js';
 import { bearerOf } from '../auth/index.js';
+import { coalesceWrites } from '../engine/coalesce.js';
 import type { SurfaceContext } from '../surface.js';
 
 /** What the auth middleware stores on each socket (also restored by connection-state recovery). */
@@ -115,7 +116,7 @@ export function createTransport(ctx: SurfaceContext): Transport {
   const engine = ctx.engine as typeof ctx.engine & { client?: Redis };
   if (engine.kind === 'redis' && engine.client) {
     // the adapter blocks on XREAD and keeps its own subscriptions: never share our command client
-    adapterClient = engine.client.duplicate({ connectionName: 'p3-sio' });
+    adapterClient = coalesceWrites(engine.client.duplicate({ connectionName: 'p3-sio' }));
     adapterClient.on('error', (e) => ctx.logger.warn({ err: e.message }, 'socket.io adapter redis error'));
   }
   const io: MsgServer = new Server({
