@@ -98,9 +98,16 @@ async function startOnce(secret: string, timeoutMs: number): Promise<Coturn | { 
   };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  const exited = once(proc, 'exit');
+  let spawnError: Error | undefined;
+  const exited = new Promise<void>((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.once('error', (e) => {
+      spawnError = e;
+      resolve();
+    });
+  });
   const stop = async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
+    if (!spawnError && proc.exitCode === null && proc.signalCode === null) {
       proc.kill('SIGTERM');
       const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
       await exited;
@@ -111,6 +118,11 @@ async function startOnce(secret: string, timeoutMs: number): Promise<Coturn | { 
   const probe = restCredentials(secret, 'readiness-probe');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (spawnError) {
+      rmSync(dir, { recursive: true, force: true });
+      // no retry helps a missing binary (.ci/run installs Debian's coturn)
+      throw new Error(`turnserver could not be started (${spawnError.message}); install coturn`);
+    }
     if (proc.exitCode !== null) {
       await stop();
       return { problem: `turnserver on ${port} exited with ${proc.exitCode}:\n${out}` };
