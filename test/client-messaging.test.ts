@@ -72,6 +72,23 @@ describe('messaging client against the real server', () => {
     expect(raw).toEqual([id, id, id2]);
   });
 
+  it('a receipt published while the sender was away arrives after its reconnect', async () => {
+    const slow = createBackoffPolicy({ stepsMs: [1_500], jitter: 'none' });
+    const a = await connect({ reconnectPolicy: slow });
+    const b = await signIn(t.url); // offline for now: the message waits in its inbox
+    const receipts: string[][] = [];
+    a.c.on('delivered', (r) => receipts.push(r.ids));
+    const { id } = await a.c.send(b.address, 'while you were away');
+    a.c.socket.io.engine.close();
+    await waitFor(() => a.c.state !== 'open', { what: 'the sender away' });
+    // the recipient connects, drains its inbox and acknowledges while the sender is away
+    const bc = createMessagingClient({ url: t.url, token: b.token, reconnectPolicy: fast });
+    clients.push(bc);
+    await new Promise((r) => bc.once('message', r));
+    expect(a.c.state).not.toBe('open');
+    await waitFor(() => receipts.some((ids) => ids.includes(id)), { what: 'the receipt after the reconnect' });
+  });
+
   it('a message sent while disconnected goes out after the reconnect (once)', async () => {
     const a = await connect();
     const b = await connect();

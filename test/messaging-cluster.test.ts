@@ -228,4 +228,78 @@ describe('messaging across two nodes (Redis)', () => {
     });
     x.close();
   });
+
+  it('a sender that comes back gets the delivery receipts it missed while away', async () => {
+    const [alice, bob, carol] = await Promise.all([newUser(a.url), newUser(a.url), newUser(a.url)]);
+    const sender = await on(a, alice, undefined, { transports: ['websocket'] });
+    const receiver = await on(b, bob);
+    // a room event gives the client an offset, which connection-state recovery needs
+    await call(sender, 'presence:subscribe', { addresses: [carol.address] });
+    const updates = record(sender, 'presence:update');
+    open.push(await connect(a.url, carol.token));
+    await waitFor(() => updates.length > 0, { what: 'a room event' });
+    const receipts = record(sender, 'message:delivered') as { ids: string[]; timestamp: number }[];
+    const got = record(receiver, 'message:receive') as DirectMessage[];
+    const ids: string[] = [];
+    for (const content of ['one', 'two', 'three']) {
+      ids.push((await call(sender, 'message:send', { to: bob.address, content })).id);
+    }
+    await waitFor(() => got.length === 3, { what: 'the messages' });
+    await call(receiver, 'message:ack', { ids: [ids[0]] });
+    await waitFor(() => receipts.length === 1, { what: 'the first receipt' });
+
+    // 1) connection-state recovery: the session comes back and gets what it missed
+    const gone = new Promise<string>((resolve) => sender.once('disconnect', (r) => resolve(r)));
+    (sender.io.engine as unknown as { close(): void }).close();
+    await gone;
+    await call(receiver, 'message:ack', { ids: [ids[1]] }); // the live receipt finds no socket
+    const back = new Promise<boolean>((resolve) => sender.once('connect', () => resolve(sender.recovered)));
+    sender.connect();
+    expect(await back).toBe(true);
+    await waitFor(() => receipts.some((r) => r.ids.includes(ids[1]!)), {
+      what: 'the receipt sent while away',
+    });
+    sender.close();
+
+    // 2) a new connection, on the other node, names the newest receipt it has
+    const newest = Math.max(...receipts.map((r) => r.timestamp));
+    await call(receiver, 'message:ack', { ids: [ids[2]] });
+    let replayed: { ids: string[] }[] = [];
+    const again = await connect(
+      b.url,
+      alice.token,
+      { auth: { token: alice.token, receiptsSince: newest } },
+      (c) => {
+        replayed = record(c, 'message:delivered') as { ids: string[] }[];
+      },
+    );
+    open.push(again);
+    await waitFor(() => replayed.some((r) => r.ids.includes(ids[2]!)), { what: 'the receipt replayed' });
+    // nothing from before the named time (beyond a second of clock slack) comes again
+    let none: unknown[] = [];
+    const plain = await connect(b.url, alice.token, {}, (c) => {
+      none = record(c, 'message:delivered');
+    });
+    open.push(plain);
+    await call(plain, 'presence:subscribe', { addresses: [] }).catch(() => undefined);
+    expect(none).toEqual([]);
+  });
+
+  it("refuses to restore a recovered session for another address's token", async () => {
+    const [alice, mallory, carol] = await Promise.all([newUser(a.url), newUser(a.url), newUser(a.url)]);
+    const victim = await on(a, alice, undefined, { transports: ['websocket'] });
+    await call(victim, 'presence:subscribe', { addresses: [carol.address] });
+    const updates = record(victim, 'presence:update');
+    open.push(await connect(a.url, carol.token));
+    await waitFor(() => updates.length > 0, { what: 'a room event (an offset)' });
+    const { _pid: pid, _lastOffset: offset } = victim as unknown as { _pid: string; _lastOffset: string };
+    expect(pid && offset).toBeTruthy();
+    const gone = new Promise((resolve) => victim.once('disconnect', resolve));
+    (victim.io.engine as unknown as { close(): void }).close();
+    await gone; // the session is saved for recovery now
+    await expect(
+      connect(a.url, mallory.token, { auth: { token: mallory.token, pid, offset } }),
+    ).rejects.toThrow(/unauthorized|another address/);
+    victim.close();
+  });
 });

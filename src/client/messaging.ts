@@ -116,6 +116,8 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
   const sendAttempts = options.sendAttempts ?? 5;
   const maxPendingSends = options.maxPendingSends ?? 256;
   let pendingSends = 0;
+  /** Newest delivery receipt (server time), sent on reconnect so missed receipts come again. */
+  let receiptsSince: number | undefined;
   const autoAck = options.autoAck ?? true;
   const throttleMs = options.typingThrottleMs ?? 3_000;
   const seen = new BoundedSet<string>(options.dedupeWindow ?? 10_000);
@@ -140,7 +142,8 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
       autoConnect: false,
       auth: (cb) => {
         resolveToken(options.token).then(
-          (token) => cb({ token }),
+          // the receipts published while away come again from the time of the newest one
+          (token) => cb(receiptsSince === undefined ? { token } : { token, receiptsSince }),
           (error) => {
             events.emit(
               'error',
@@ -214,7 +217,10 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
     // acked again when seen before: the first ack was lost with the connection
     if (autoAck) queueAck(m.id);
   });
-  socket.on('message:delivered', (r) => events.emit('delivered', r));
+  socket.on('message:delivered', (r) => {
+    if (typeof r?.timestamp === 'number' && r.timestamp > (receiptsSince ?? 0)) receiptsSince = r.timestamp;
+    events.emit('delivered', r);
+  });
   socket.on('message:read', (r) => events.emit('read', r));
   socket.on('presence:update', (p) => events.emit('presence', p));
   socket.on('typing:indicator', (t) => events.emit('typing', t));
@@ -277,6 +283,8 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
         for (let attempt = 0; ; attempt++) {
           try {
             const ack = await request<{ id: string; timestamp: number }>('message:send', payload);
+            // a receipt for this message is newer than its store: replays start there at most
+            receiptsSince ??= ack.timestamp;
             return { id: ack.id, timestamp: ack.timestamp, clientMsgId };
           } catch (error) {
             const retryable = isRetryable(error) || (error as ClientError).code === 'retry_later';

@@ -13,6 +13,13 @@ export const DELIVER_CHANNEL = 'p3:internal:dm';
 const RECEIPT_CHANNEL = 'p3:internal:receipts';
 /** Most receipts in one notice. */
 const RECEIPTS_PER_NOTICE = 500;
+/**
+ * Receipts each node keeps for senders that come back through connection-state recovery
+ * (as many as the Socket.IO adapter stream keeps of room events).
+ */
+const KEPT_RECEIPTS = 10_000;
+/** Replayed receipts start this much before a recovered session left (clock skew between nodes). */
+const REPLAY_SLACK_MS = 1_000;
 
 interface Receipt {
   /** The sender, who gets the receipt. */
@@ -66,6 +73,8 @@ export function createDelivery(deps: {
   now: () => number;
   /** Bound of the held-back queue of a syncing device. */
   maxPending: number;
+  /** Connection-state recovery window (ms; 0: off): how long receipts are kept for a replay. */
+  recoveryMs: number;
 }) {
   const { engine, inbox, io, logger, now } = deps;
   const devices = new Map<Address, Set<Device>>();
@@ -118,6 +127,21 @@ export function createDelivery(deps: {
     return list.map(() => undefined);
   }, RECEIPTS_PER_NOTICE);
 
+  // every node sees every receipt notice: the last KEPT_RECEIPTS of them, in arrival order
+  // (a ring), for a sender whose connection recovers on this node after missing some
+  const kept: (Receipt | undefined)[] = new Array(deps.recoveryMs > 0 ? KEPT_RECEIPTS : 0);
+  let keptNext = 0;
+  deps.metrics.gauge(
+    'p3_messaging_receipts_kept',
+    'Delivery receipts kept for recovering sessions',
+    [],
+    function () {
+      let n = 0;
+      for (const r of kept) if (r) n++;
+      this.set(n);
+    },
+  );
+
   function onReceipts(raw: string) {
     let list: unknown;
     try {
@@ -129,6 +153,10 @@ export function createDelivery(deps: {
     for (const r of list as Receipt[]) {
       if (typeof r?.to !== 'string' || !Array.isArray(r.ids)) continue;
       io.local.to(userRoom(r.to)).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
+      if (kept.length > 0) {
+        kept[keptNext] = r;
+        keptNext = (keptNext + 1) % kept.length;
+      }
     }
   }
 
@@ -324,6 +352,24 @@ export function createDelivery(deps: {
         );
       }
       return removed.length;
+    },
+
+    /**
+     * A device (re)connected: the kept receipts for its address from the time it names
+     * (handshake `receiptsSince`) or, for a session that came back through
+     * connection-state recovery, from when it left, go to it again. A few may repeat;
+     * receipts are marks, so a repeat changes nothing.
+     */
+    replayReceipts(socket: MsgSocket) {
+      const { address, leftAt, receiptsSince } = socket.data;
+      const from = receiptsSince ?? (socket.recovered ? leftAt : undefined);
+      if (from === undefined || kept.length === 0) return;
+      const since = Math.max(from - REPLAY_SLACK_MS, now() - deps.recoveryMs);
+      for (let i = 0; i < kept.length; i++) {
+        const r = kept[(keptNext + i) % kept.length];
+        if (!r || r.to !== address || r.timestamp < since) continue;
+        io.local.to(socket.id).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
+      }
     },
 
     /** `reader` read messages from `from`: tell `from` (advisory; `by` is the reader's token address). */

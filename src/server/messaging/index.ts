@@ -72,6 +72,7 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     metrics,
     now,
     maxPending: config.inboxMax,
+    recoveryMs: config.recoveryMs,
   });
   // a Redis outage can swallow live copies: devices re-read their inboxes when it is back
   const offReconnect = engine.onReconnect(() => delivery.resyncAll());
@@ -154,6 +155,10 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
   const offChannels = await subscribeChannels({ engine, io, delivery, logger, metrics });
 
   // one listener for every socket (`this` is the socket): no closure per connection
+  function onDisconnecting(this: MsgSocket) {
+    // runs before connection-state recovery saves the session, so a recovery knows it
+    this.data.leftAt = now();
+  }
   function onDisconnect(this: MsgSocket) {
     connections.dec();
     delivery.detach(this);
@@ -169,12 +174,14 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     // joined before the inbox drain starts: no receipt, call or typing event is missed
     socket.join(userRoom(me));
 
+    socket.on('disconnecting', onDisconnecting);
     socket.on('disconnect', onDisconnect);
 
     track(presence.connect(socket));
     void delivery.attach(socket);
     track(calls.resume(socket));
     if (socket.recovered) track(presence.resend(socket));
+    delivery.replayReceipts(socket);
   }
   io.on('connection', onConnection);
 

@@ -19,6 +19,16 @@ export interface SocketData {
   address: Address;
   /** Token expiry, ms since the epoch: the socket is disconnected then. */
   expiresAt: number;
+  /**
+   * When the connection this one recovers (connection-state recovery) went away: the
+   * delivery receipts published since then are sent again.
+   */
+  leftAt?: number;
+  /**
+   * Handshake `auth.receiptsSince`: the newest `message:delivered` timestamp the client has;
+   * the kept receipts from then on are sent again.
+   */
+  receiptsSince?: number;
 }
 
 export type MsgServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -164,7 +174,7 @@ export function createTransport(ctx: SurfaceContext): Transport {
   });
 
   io.use(async (socket, next) => {
-    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const auth = socket.handshake.auth as { token?: unknown; receiptsSince?: unknown } | undefined;
     const token = typeof auth?.token === 'string' ? auth.token : bearerOf(socket.request);
     const identity = token ? await ctx.auth.tokens.verify(token).catch(() => null) : null;
     if (!identity) {
@@ -177,7 +187,17 @@ export function createTransport(ctx: SurfaceContext): Transport {
       next(refusal(ErrorCode.tooManyConnections, 'Too many connections for this address'));
       return;
     }
+    // a recovered session keeps its rooms: only its own address may take it over
+    const previous = socket.recovered ? (socket.data as Partial<SocketData> | undefined) : undefined;
+    if (previous?.address !== undefined && previous.address !== identity.address) {
+      refused.inc({ reason: 'unauthorized' });
+      next(refusal(ErrorCode.unauthorized, 'This session belongs to another address'));
+      return;
+    }
     socket.data = { address: identity.address, expiresAt: identity.expiresAt };
+    if (previous?.leftAt !== undefined) socket.data.leftAt = previous.leftAt;
+    const since = auth?.receiptsSince;
+    if (typeof since === 'number' && Number.isFinite(since) && since > 0) socket.data.receiptsSince = since;
     // the bearer token is not kept for the life of the connection (≈ 0.3 KB each, and a
     // secret in every heap dump); a reconnect or recovery shows it again
     (socket.handshake as { auth: object }).auth = {};
