@@ -86,7 +86,9 @@ describe('messaging client against the real server', () => {
     clients.push(bc);
     await new Promise((r) => bc.once('message', r));
     expect(a.c.state).not.toBe('open');
-    await waitFor(() => receipts.some((ids) => ids.includes(id)), { what: 'the receipt after the reconnect' });
+    await waitFor(() => receipts.some((ids) => ids.includes(id)), {
+      what: 'the receipt after the reconnect',
+    });
   });
 
   it('a message sent while disconnected goes out after the reconnect (once)', async () => {
