@@ -276,13 +276,26 @@ describe('messaging across two nodes (Redis)', () => {
     open.push(again);
     await waitFor(() => replayed.some((r) => r.ids.includes(ids[2]!)), { what: 'the receipt replayed' });
     // nothing from before the named time (beyond a second of clock slack) comes again
-    let none: unknown[] = [];
+    let none: { ids: string[] }[] = [];
+    const later = await connect(
+      b.url,
+      alice.token,
+      { auth: { token: alice.token, receiptsSince: newest + 5_000 } },
+      (c) => {
+        none = record(c, 'message:delivered') as { ids: string[] }[];
+      },
+    );
+    open.push(later);
+    await call(later, 'presence:subscribe', { addresses: [bob.address] }); // a round trip after the connect
+    expect(none).toEqual([]);
+    // and a plain connection (no receiptsSince, not recovered) gets no replay either
+    let plainGot: unknown[] = [];
     const plain = await connect(b.url, alice.token, {}, (c) => {
-      none = record(c, 'message:delivered');
+      plainGot = record(c, 'message:delivered');
     });
     open.push(plain);
-    await call(plain, 'presence:subscribe', { addresses: [] }).catch(() => undefined);
-    expect(none).toEqual([]);
+    await call(plain, 'presence:subscribe', { addresses: [bob.address] });
+    expect(plainGot).toEqual([]);
   });
 
   it("refuses to restore a recovered session for another address's token", async () => {
@@ -296,7 +309,12 @@ describe('messaging across two nodes (Redis)', () => {
     expect(pid && offset).toBeTruthy();
     const gone = new Promise((resolve) => victim.once('disconnect', resolve));
     (victim.io.engine as unknown as { close(): void }).close();
-    await gone; // the session is saved for recovery now
+    await gone;
+    const redis = new Redis(REDIS_URL);
+    await waitFor(async () => (await redis.exists(`sio:session:${pid}`)) === 1, {
+      what: 'the saved session',
+    });
+    redis.disconnect();
     await expect(
       connect(a.url, mallory.token, { auth: { token: mallory.token, pid, offset } }),
     ).rejects.toThrow(/unauthorized|another address/);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { perTurn } from './batch.js';
+import { atEndOfTurn, perTurn } from './batch.js';
 
 describe('perTurn', () => {
   it('runs the calls of one turn as one batch and answers each in order', async () => {
@@ -48,5 +48,40 @@ describe('perTurn', () => {
       throw new Error('sync');
     }, 10);
     await expect(sync(1)).rejects.toThrow('sync');
+  });
+
+  it('splits a turn by weight as well (one heavy call alone still goes)', async () => {
+    const sizes: number[][] = [];
+    const echo = perTurn<number, number>(
+      async (items) => {
+        sizes.push(items);
+        return items;
+      },
+      100,
+      { weigh: (n) => n, maxWeight: 10 },
+    );
+    await Promise.all([4, 5, 2, 30, 1, 9].map(echo));
+    expect(sizes).toEqual([[4, 5], [2], [30], [1, 9]]);
+  });
+
+  it('runs work added at the end of a turn in that same pass, before the next turn', async () => {
+    const order: string[] = [];
+    atEndOfTurn(() => {
+      order.push('flush');
+      // what a batch flush does when its write corks a socket: asks for the uncork
+      atEndOfTurn(() => order.push('uncork'));
+    });
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        order.push('next immediate');
+        resolve();
+      }),
+    );
+    expect(order).toEqual(['flush', 'uncork', 'next immediate']);
+  });
+
+  it('fails a batch whose run answers no list, without leaving callers pending', async () => {
+    const bad = perTurn<number, number>(async () => 'nonsense' as unknown as number[], 10);
+    await expect(bad(1)).rejects.toThrow('no list');
   });
 });

@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { atEndOfTurn } from './batch.js';
 import { coalesceWrites } from './coalesce.js';
 
 const url = process.env.P3_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -50,5 +51,19 @@ describe('coalesceWrites', () => {
       redis.disconnect(true);
       await back;
     }
+  });
+
+  it('a write made at the end of a turn (a batch flush) leaves in that turn, not the next', async () => {
+    redis = coalesceWrites(new Redis(url, { enableAutoPipelining: false }));
+    await redis.ping();
+    const writes = countWrites(redis);
+    let reply: Promise<string> | undefined;
+    atEndOfTurn(() => {
+      reply = redis!.echo('flushed');
+    });
+    // queued after the flush: the next check-phase callback of this same turn
+    const seen = await new Promise<number>((resolve) => setImmediate(() => resolve(writes())));
+    expect(seen).toBe(1);
+    expect(await reply).toBe('flushed');
   });
 });

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { Redis } from 'ioredis';
+import { atEndOfTurn } from './batch.js';
 
 const COALESCED = Symbol('p3.coalescedWrites');
 
@@ -9,8 +10,9 @@ const COALESCED = Symbol('p3.coalescedWrites');
  * ioredis's auto-pipelining batches the commands of one synchronous run (it flushes on
  * `process.nextTick`), so a server handling N socket frames in one poll phase still
  * makes N `write` syscalls to Redis, one per frame's commands. Here the connection's
- * socket is corked on the first write of a turn and uncorked in that turn's check
- * phase (`setImmediate`): everything written meanwhile leaves in one `writev`. The
+ * socket is corked on the first write of a turn and uncorked at the end of that turn
+ * (`atEndOfTurn`, also when the write came from a batch flushed there): everything
+ * written meanwhile leaves in one `writev`. The
  * commands wait only for the rest of the current turn's I/O callbacks, and the order
  * of writes, hence of replies, is unchanged. Measured: messaging spends ≈ 12 % of its
  * CPU in ioredis's per-command socket writes under load (a loopback write costs
@@ -33,7 +35,7 @@ export function coalesceWrites(redis: Redis): Redis {
       if (!corked && !stream.destroyed) {
         corked = true;
         stream.cork();
-        setImmediate(uncork);
+        atEndOfTurn(uncork);
       }
       return write.apply(this, args);
     } as Socket['write'];

@@ -273,7 +273,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
       const id = `${s.lastMs}-${s.lastSeq}`;
       if (opts.expireMs !== undefined) s.expiresAt = t + opts.expireMs;
       s.entries.push({ id, data });
-      if (opts.notify !== undefined) void engine.publish(opts.notify, JSON.stringify([[id, data]]));
+      if (opts.notify) void engine.publish(opts.notify, JSON.stringify([[id, data]]));
       if (opts.maxLen !== undefined) {
         while (s.entries.length > opts.maxLen) markDeleted(s, s.entries.shift()!.id);
       }

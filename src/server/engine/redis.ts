@@ -173,14 +173,22 @@ for i = 1, #KEYS / 3 do
     out[i] = {-1, error_text(r)}
   end
 end
+-- the entries are stored: a failed notice must not report them as failed (a resync covers it)
 for _, ch in ipairs(channels) do
-  redis.call('PUBLISH', ch, '[' .. table.concat(notes[ch], ',') .. ']')
+  pcall(redis.call, 'PUBLISH', ch, '[' .. table.concat(notes[ch], ',') .. ']')
 end
 return out`;
 
 const TRIM_MARKER = ':trimmed';
-/** Most appends (or takes) in one script call: an entry is at most 64 KiB, so ≤ 8 MiB a call. */
+/** Most appends (or takes) in one script call. */
 const MAX_BATCH = 128;
+/**
+ * Most entry bytes in one append call: its notice (the entries JSON-escaped once more) stays
+ * a few MiB at most, far below Redis's pub/sub output limit (32 MB closes every subscriber).
+ */
+const MAX_BATCH_BYTES = 1 << 20;
+/** Most ids in one take call (each is an XRANGE and an XDEL inside one script run). */
+const MAX_BATCH_IDS = 2_000;
 
 interface AppendItem {
   key: string;
@@ -228,43 +236,51 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
 
   // Appends and takes made in one event-loop turn go to Redis as one script call (see
   // perTurn): under load, one command, one reply and one PUBLISH per channel for many.
-  const append = perTurn<AppendItem, [string, boolean]>(async (items) => {
-    const keys: string[] = [];
-    const args: string[] = [];
-    const t = now();
-    for (const { key, data, opts, once } of items) {
-      const marker = k(key) + TRIM_MARKER;
-      keys.push(k(key), marker, once ? k(once.key) : marker);
-      args.push(
-        data,
-        opts.maxLen === undefined ? '' : String(opts.maxLen),
-        opts.minAgeMs === undefined ? '' : String(Math.max(0, t - opts.minAgeMs)),
-        opts.expireMs === undefined ? '' : String(Math.ceil(opts.expireMs)),
-        once ? String(Math.max(1, Math.ceil(once.ttlMs))) : '',
-        opts.notify ?? '',
+  const append = perTurn<AppendItem, [string, boolean]>(
+    async (items) => {
+      const keys: string[] = [];
+      const args: string[] = [];
+      const t = now();
+      for (const { key, data, opts, once } of items) {
+        const marker = k(key) + TRIM_MARKER;
+        keys.push(k(key), marker, once ? k(once.key) : marker);
+        args.push(
+          data,
+          opts.maxLen === undefined ? '' : String(opts.maxLen),
+          opts.minAgeMs === undefined ? '' : String(Math.max(0, t - opts.minAgeMs)),
+          opts.expireMs === undefined ? '' : String(Math.ceil(opts.expireMs)),
+          once ? String(Math.max(1, Math.ceil(once.ttlMs))) : '',
+          opts.notify ?? '',
+        );
+      }
+      const rows = (await appendMany(keys, ...args)) as [string | number, string | number][];
+      return rows.map(([id, created]) =>
+        id === -1 ? new Error(String(created)) : [String(id), created === 1],
       );
-    }
-    const rows = (await appendMany(keys, ...args)) as [string | number, string | number][];
-    return rows.map(([id, created]) =>
-      id === -1 ? new Error(String(created)) : [String(id), created === 1],
-    );
-  }, MAX_BATCH);
-  const take = perTurn<{ key: string; ids: string[] }, StreamEntry[]>(async (items) => {
-    const keys: string[] = [];
-    const args: string[] = [];
-    for (const { key, ids } of items) {
-      keys.push(k(key), k(key) + TRIM_MARKER);
-      args.push(String(ids.length), ...ids);
-    }
-    const rows = (await takeMany(keys, ...args)) as (string | number)[][];
-    return rows.map((flat) => {
-      if (flat[0] === -1) return new Error(String(flat[1]));
-      const out: StreamEntry[] = [];
-      for (let i = 0; i + 1 < flat.length; i += 2)
-        out.push({ id: String(flat[i]), data: String(flat[i + 1]) });
-      return out;
-    });
-  }, MAX_BATCH);
+    },
+    MAX_BATCH,
+    { weigh: (item) => item.data.length, maxWeight: MAX_BATCH_BYTES },
+  );
+  const take = perTurn<{ key: string; ids: string[] }, StreamEntry[]>(
+    async (items) => {
+      const keys: string[] = [];
+      const args: string[] = [];
+      for (const { key, ids } of items) {
+        keys.push(k(key), k(key) + TRIM_MARKER);
+        args.push(String(ids.length), ...ids);
+      }
+      const rows = (await takeMany(keys, ...args)) as (string | number)[][];
+      return rows.map((flat) => {
+        if (flat[0] === -1) return new Error(String(flat[1]));
+        const out: StreamEntry[] = [];
+        for (let i = 0; i + 1 < flat.length; i += 2)
+          out.push({ id: String(flat[i]), data: String(flat[i + 1]) });
+        return out;
+      });
+    },
+    MAX_BATCH,
+    { weigh: (item) => item.ids.length, maxWeight: MAX_BATCH_IDS },
+  );
 
   const handlers = new Map<string, Set<(message: string) => void>>();
   sub.on('message', (channel: string, message: string) => {

@@ -5,29 +5,26 @@ import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Inbox, previousId } from './inbox.js';
+import { KeptReceipts, type Receipt } from './kept-receipts.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
 /** Internal channel on which the inbox announces stored messages to every node (see Inbox). */
 export const DELIVER_CHANNEL = 'p3:internal:dm';
 /** Internal channel of delivery receipts: `[{ to, ids, by, timestamp }, …]`. */
 const RECEIPT_CHANNEL = 'p3:internal:receipts';
-/** Most receipts in one notice. */
+/** Most receipts in one notice, and most message ids in them. */
 const RECEIPTS_PER_NOTICE = 500;
+const RECEIPT_IDS_PER_NOTICE = 5_000;
 /**
  * Receipts each node keeps for senders that come back through connection-state recovery
  * (as many as the Socket.IO adapter stream keeps of room events).
  */
 const KEPT_RECEIPTS = 10_000;
+/** …and at most this many message ids in them (a receipt may name up to 1,000). */
+const KEPT_RECEIPT_IDS = 50_000;
 /** Replayed receipts start this much before a recovered session left (clock skew between nodes). */
 const REPLAY_SLACK_MS = 1_000;
 
-interface Receipt {
-  /** The sender, who gets the receipt. */
-  to: Address;
-  ids: string[];
-  by: Address;
-  timestamp: number;
-}
 /** How long an inbox drain waits for a reader to take what was sent. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
@@ -122,23 +119,27 @@ export function createDelivery(deps: {
     io.local.to(socket.id).emit('message:receive', msg);
   }
 
-  const publishReceipts = perTurn<Receipt, undefined>(async (list) => {
-    await engine.publish(RECEIPT_CHANNEL, JSON.stringify(list));
-    return list.map(() => undefined);
-  }, RECEIPTS_PER_NOTICE);
+  const publishReceipts = perTurn<Receipt, undefined>(
+    async (list) => {
+      await engine.publish(RECEIPT_CHANNEL, JSON.stringify(list));
+      return list.map(() => undefined);
+    },
+    RECEIPTS_PER_NOTICE,
+    { weigh: (r) => r.ids.length, maxWeight: RECEIPT_IDS_PER_NOTICE },
+  );
 
-  // every node sees every receipt notice: the last KEPT_RECEIPTS of them, in arrival order
-  // (a ring), for a sender whose connection recovers on this node after missing some
-  const kept: (Receipt | undefined)[] = new Array(deps.recoveryMs > 0 ? KEPT_RECEIPTS : 0);
-  let keptNext = 0;
+  // every node sees every receipt notice: it keeps the recent ones for senders that come
+  // back after missing some (on this node or another)
+  const kept = new KeptReceipts(
+    { maxReceipts: KEPT_RECEIPTS, maxIds: KEPT_RECEIPT_IDS, maxAgeMs: deps.recoveryMs },
+    now,
+  );
   deps.metrics.gauge(
     'p3_messaging_receipts_kept',
-    'Delivery receipts kept for recovering sessions',
+    'Delivery receipts kept for devices that come back',
     [],
     function () {
-      let n = 0;
-      for (const r of kept) if (r) n++;
-      this.set(n);
+      this.set(kept.size);
     },
   );
 
@@ -151,12 +152,9 @@ export function createDelivery(deps: {
     }
     if (!Array.isArray(list)) return;
     for (const r of list as Receipt[]) {
-      if (typeof r?.to !== 'string' || !Array.isArray(r.ids)) continue;
+      if (typeof r?.to !== 'string' || !Array.isArray(r.ids) || typeof r.timestamp !== 'number') continue;
       io.local.to(userRoom(r.to)).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
-      if (kept.length > 0) {
-        kept[keptNext] = r;
-        keptNext = (keptNext + 1) % kept.length;
-      }
+      kept.add(r);
     }
   }
 
@@ -224,7 +222,10 @@ export function createDelivery(deps: {
       const offMessages = await inbox.subscribe((messages) => {
         for (const msg of messages) deliverLocal(msg);
       });
-      const offReceipts = await engine.subscribe(RECEIPT_CHANNEL, onReceipts);
+      const offReceipts = await engine.subscribe(RECEIPT_CHANNEL, onReceipts).catch(async (error) => {
+        await offMessages();
+        throw error;
+      });
       unsubscribe = async () => {
         await Promise.all([offMessages(), offReceipts()]);
       };
@@ -363,11 +364,8 @@ export function createDelivery(deps: {
     replayReceipts(socket: MsgSocket) {
       const { address, leftAt, receiptsSince } = socket.data;
       const from = receiptsSince ?? (socket.recovered ? leftAt : undefined);
-      if (from === undefined || kept.length === 0) return;
-      const since = Math.max(from - REPLAY_SLACK_MS, now() - deps.recoveryMs);
-      for (let i = 0; i < kept.length; i++) {
-        const r = kept[(keptNext + i) % kept.length];
-        if (!r || r.to !== address || r.timestamp < since) continue;
+      if (from === undefined) return;
+      for (const r of kept.since(address, from - REPLAY_SLACK_MS)) {
         io.local.to(socket.id).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
       }
     },

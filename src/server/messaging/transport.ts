@@ -201,6 +201,7 @@ export function createTransport(ctx: SurfaceContext): Transport {
     // the bearer token is not kept for the life of the connection (≈ 0.3 KB each, and a
     // secret in every heap dump); a reconnect or recovery shows it again
     (socket.handshake as { auth: object }).auth = {};
+    delete socket.request.headers.authorization;
     next();
   });
   function onSocketDisconnect(this: MsgSocket) {
