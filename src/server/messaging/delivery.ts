@@ -268,8 +268,9 @@ export function createDelivery(deps: {
         const r = await inbox.appendOnce(draft, req.clientMsgId, opts.claimTtlMs);
         if (!r.created) {
           m.duplicates.inc();
-          // The first attempt's node may have died between storing and publishing: deliver
-          // again while the message waits in the inbox (devices drop duplicates by id).
+          // The store announced it, but a notice is not durable (pub/sub during a Redis
+          // failover): a retry announces again while the message waits in the inbox
+          // (devices drop duplicates by id).
           const [stored] = await inbox.page(req.to, previousId(r.msg.id), 1);
           if (stored && stored.id === r.msg.id && opts.redeliver !== false) {
             await inbox
