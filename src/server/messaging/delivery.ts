@@ -25,6 +25,8 @@ const KEPT_RECEIPT_IDS = 50_000;
 /** Replayed receipts start this much before a recovered session left (clock skew between nodes). */
 const REPLAY_SLACK_MS = 1_000;
 
+/** socket.io-parser's EVENT packet type. */
+const EVENT_PACKET = 2;
 /** How long an inbox drain waits for a reader to take what was sent. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
@@ -116,7 +118,19 @@ export function createDelivery(deps: {
    * (re)connect drains the inbox.
    */
   function emitDirect(socket: MsgSocket, msg: DirectMessage) {
-    io.local.to(socket.id).emit('message:receive', msg);
+    writeEvent(socket, 'message:receive', msg);
+  }
+
+  /**
+   * One event to one socket of this node, with no adapter and no room lookup: Socket.IO's
+   * own `socket.packet` (what `socket.emit` does without connection-state recovery), which
+   * allocates a fraction of `io.local.to(id).emit` (two broadcast operators, their sets and
+   * the adapter's walk). Falls back to that if a Socket.IO version lacks it.
+   */
+  function writeEvent(socket: MsgSocket, event: string, data: unknown) {
+    const raw = socket as unknown as { packet?: (packet: { type: number; data: unknown[] }) => void };
+    if (typeof raw.packet === 'function') raw.packet({ type: EVENT_PACKET, data: [event, data] });
+    else io.local.to(socket.id).emit(event as 'message:receive', data as DirectMessage);
   }
 
   const publishReceipts = perTurn<Receipt, undefined>(
@@ -367,7 +381,7 @@ export function createDelivery(deps: {
       const from = receiptsSince ?? (socket.recovered ? leftAt : undefined);
       if (from === undefined) return;
       for (const r of kept.since(address, from - REPLAY_SLACK_MS)) {
-        io.local.to(socket.id).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
+        writeEvent(socket, 'message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
       }
     },
 
