@@ -233,9 +233,13 @@ export function createDelivery(deps: {
 
   return {
     async start() {
-      const offMessages = await inbox.subscribe((messages) => {
-        for (const msg of messages) deliverLocal(msg);
-      });
+      // a message for an address with no device here is not even decoded
+      const offMessages = await inbox.subscribe(
+        (messages) => {
+          for (const msg of messages) deliverLocal(msg);
+        },
+        (to) => devices.has(to),
+      );
       const offReceipts = await engine.subscribe(RECEIPT_CHANNEL, onReceipts).catch(async (error) => {
         await offMessages();
         throw error;

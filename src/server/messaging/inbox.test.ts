@@ -44,4 +44,25 @@ describe('inbox', () => {
     expect(await inbox.page(B, '0', 10)).toHaveLength(1);
     await engine.close();
   });
+
+  it('announces what it stores; a subscriber skips recipients it does not want, by the to field', async () => {
+    const engine = createMemoryEngine();
+    const inbox = createInbox({ engine, maxLen: 50, ttlMs: 60_000, notify: 'test:notice' });
+    const got: string[] = [];
+    const asked: string[] = [];
+    const off = await inbox.subscribe(
+      (messages) => got.push(...messages.map((m) => `${m.to}:${m.content}`)),
+      (to) => {
+        asked.push(to);
+        return to === B;
+      },
+    );
+    // content that imitates the field cannot redirect it
+    await inbox.append({ from: B, to: A, content: '"to":"' + B, encrypted: false, timestamp: 1 });
+    await inbox.append({ from: A, to: B, content: 'for B', encrypted: true, timestamp: 2 });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(asked).toEqual([A, B]);
+    expect(got).toEqual([`${B}:for B`]);
+    await off();
+  });
 });

@@ -1,6 +1,8 @@
 import type { Address, DirectMessage } from '../../protocol/messaging.js';
 import type { Engine, StreamEntry } from '../engine/types.js';
 
+const TO_FIELD = '"to":"';
+
 /** What a stored entry holds (the id is the stream id). */
 interface Stored {
   from: Address;
@@ -35,6 +37,18 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
     timestamp: m.timestamp,
   });
 
+  /**
+   * The recipient of a stored entry without parsing it: toStored writes `from` then `to`,
+   * both addresses, so the first `"to":"` is the field (undefined: decode it to know).
+   */
+  const recipientOf = (data: string): Address | undefined => {
+    const i = data.indexOf(TO_FIELD);
+    if (i < 0 || i > 64) return undefined;
+    const start = i + TO_FIELD.length;
+    const end = data.indexOf('"', start);
+    return end > start ? (data.slice(start, end) as Address) : undefined;
+  };
+
   const decode = (e: StreamEntry): DirectMessage | undefined => {
     try {
       return { id: e.id, ...toStored(JSON.parse(e.data) as Stored) };
@@ -47,7 +61,11 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
     decode,
 
     /** Calls `handler` with the messages of every notice (stored ones, and announced ones). */
-    subscribe(handler: (messages: DirectMessage[]) => void): Promise<() => Promise<void>> {
+    subscribe(
+      handler: (messages: DirectMessage[]) => void,
+      /** Skips (without decoding) the messages whose recipient this says no to. */
+      wants: (to: Address) => boolean = () => true,
+    ): Promise<() => Promise<void>> {
       return engine.subscribe(notify, (raw) => {
         let rows: unknown;
         try {
@@ -59,6 +77,8 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
         const out: DirectMessage[] = [];
         for (const row of rows) {
           if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string') continue;
+          const to = recipientOf(row[1]);
+          if (to !== undefined && !wants(to)) continue;
           const m = decode({ id: row[0], data: row[1] });
           if (m) out.push(m);
         }
