@@ -298,12 +298,20 @@ describe('messaging across two nodes (Redis)', () => {
     expect(plainGot).toEqual([]);
   });
 
-  it("refuses to restore a recovered session for another address's token", async () => {
-    const [alice, mallory, carol] = await Promise.all([newUser(a.url), newUser(a.url), newUser(a.url)]);
+  it("does not restore a recovered session for another address's token, nor leak what it missed", async () => {
+    const [alice, mallory, carol, dave] = await Promise.all([
+      newUser(a.url),
+      newUser(a.url),
+      newUser(a.url),
+      newUser(a.url),
+    ]);
     const victim = await on(a, alice, undefined, { transports: ['websocket'] });
     await call(victim, 'presence:subscribe', { addresses: [carol.address] });
-    const updates = record(victim, 'presence:update');
-    open.push(await connect(a.url, carol.token));
+    const updates = record(victim, 'presence:update') as PresenceState[];
+    const witness = await on(a, dave);
+    const seenByWitness = record(witness, 'presence:update') as PresenceState[];
+    await call(witness, 'presence:subscribe', { addresses: [carol.address] });
+    const carolClient = await connect(a.url, carol.token);
     await waitFor(() => updates.length > 0, { what: 'a room event (an offset)' });
     const { _pid: pid, _lastOffset: offset } = victim as unknown as { _pid: string; _lastOffset: string };
     expect(pid && offset).toBeTruthy();
@@ -314,10 +322,32 @@ describe('messaging across two nodes (Redis)', () => {
     await waitFor(async () => (await redis.exists(`sio:session:${pid}`)) === 1, {
       what: 'the saved session',
     });
+    // an event the victim misses while away
+    carolClient.close();
+    await waitFor(() => seenByWitness.some((u) => u.status === 'offline'), { what: 'the event' });
+    // someone else's token with the victim's pid and offset: a fresh session, nothing of the victim's
+    let leaked: PresenceState[] = [];
+    const other = await connect(
+      a.url,
+      mallory.token,
+      { auth: { token: mallory.token, pid, offset } },
+      (c) => {
+        leaked = record(c, 'presence:update') as PresenceState[];
+      },
+    );
+    open.push(other);
+    expect(other.recovered).toBe(false);
+    await call(other, 'presence:subscribe', { addresses: [mallory.address] }); // a round trip
+    expect(leaked.filter((u) => u.address === carol.address)).toEqual([]);
+    // the owner still recovers, and gets what it missed
+    expect(await redis.exists(`sio:session:${pid}`)).toBe(1);
     redis.disconnect();
-    await expect(
-      connect(a.url, mallory.token, { auth: { token: mallory.token, pid, offset } }),
-    ).rejects.toThrow(/unauthorized|another address/);
+    const back = new Promise<boolean>((resolve) => victim.once('connect', () => resolve(victim.recovered)));
+    victim.connect();
+    expect(await back).toBe(true);
+    await waitFor(() => updates.some((u) => u.address === carol.address && u.status === 'offline'), {
+      what: 'the missed update',
+    });
     victim.close();
   });
 });
