@@ -339,6 +339,11 @@ describe('messaging across two nodes (Redis)', () => {
     expect(other.recovered).toBe(false);
     await call(other, 'presence:subscribe', { addresses: [mallory.address] }); // a round trip
     expect(leaked.filter((u) => u.address === carol.address)).toEqual([]);
+    // a made-up offset does not consume the saved session either (the Redis adapter deletes
+    // a session as it reads it, before checking the offset)
+    const guess = await connect(a.url, mallory.token, { auth: { token: mallory.token, pid, offset: '1-1' } });
+    open.push(guess);
+    expect(guess.recovered).toBe(false);
     // the owner still recovers, and gets what it missed
     expect(await redis.exists(`sio:session:${pid}`)).toBe(1);
     redis.disconnect();

@@ -300,4 +300,32 @@ describe('messaging (memory engine)', () => {
     const ids = got.map((m) => m.id);
     expect(new Set(ids).size).toBe(300);
   });
+
+  it('connection-state recovery on one node: the owner recovers what it missed, another token starts fresh', async () => {
+    const [alice, mallory, carol] = await Promise.all([newUser(srv.url), newUser(srv.url), newUser(srv.url)]);
+    const victim = await client(alice, { transports: ['websocket'] });
+    await call(victim, 'presence:subscribe', { addresses: [carol.address] });
+    const updates = record(victim, 'presence:update') as PresenceState[];
+    const carolClient = await client(carol);
+    await waitFor(() => updates.length > 0, { what: 'a room event (an offset)' });
+    const { _pid: pid, _lastOffset: offset } = victim as unknown as { _pid: string; _lastOffset: string };
+    const gone = new Promise((resolve) => victim.once('disconnect', resolve));
+    (victim.io.engine as unknown as { close(): void }).close();
+    await gone;
+    carolClient.close(); // an event missed while away
+    let leaked: PresenceState[] = [];
+    const other = await client(mallory, { auth: { token: mallory.token, pid, offset } }, (c) => {
+      leaked = record(c, 'presence:update') as PresenceState[];
+    });
+    expect(other.recovered).toBe(false);
+    await call(other, 'presence:subscribe', { addresses: [mallory.address] });
+    expect(leaked.filter((u) => u.address === carol.address)).toEqual([]);
+    const back = new Promise<boolean>((resolve) => victim.once('connect', () => resolve(victim.recovered)));
+    victim.connect();
+    expect(await back).toBe(true);
+    await waitFor(() => updates.some((u) => u.address === carol.address && u.status === 'offline'), {
+      what: 'the missed update',
+    });
+    victim.close();
+  });
 });

@@ -128,6 +128,7 @@ export function createDelivery(deps: {
    * the adapter's walk). Falls back to that if a Socket.IO version lacks it.
    */
   function writeEvent(socket: MsgSocket, event: string, data: unknown) {
+    if (!socket.connected) return;
     const raw = socket as unknown as { packet?: (packet: { type: number; data: unknown[] }) => void };
     if (typeof raw.packet === 'function') raw.packet({ type: EVENT_PACKET, data: [event, data] });
     else io.local.to(socket.id).emit(event as 'message:receive', data as DirectMessage);

@@ -45,8 +45,10 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
     const i = data.indexOf(TO_FIELD);
     if (i < 0 || i > 64) return undefined;
     const start = i + TO_FIELD.length;
-    const end = data.indexOf('"', start);
-    return end > start ? (data.slice(start, end) as Address) : undefined;
+    const end = start + 42; // an address: 0x and 40 hex digits, then the closing quote
+    return data.charCodeAt(end) === 34 && data.startsWith('0x', start)
+      ? (data.slice(start, end) as Address)
+      : undefined;
   };
 
   const decode = (e: StreamEntry): DirectMessage | undefined => {

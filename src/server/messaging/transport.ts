@@ -146,7 +146,15 @@ export function createTransport(ctx: SurfaceContext): Transport {
       : {}),
   });
   io.bind(eio);
-  if (config.recoveryMs > 0) guardRecovery(io, (token) => ctx.auth.tokens.verify(token));
+  if (config.recoveryMs > 0) {
+    guardRecovery({
+      io,
+      engine: ctx.engine,
+      recoveryMs: config.recoveryMs,
+      verify: (token) => ctx.auth.tokens.verify(token),
+      logger: ctx.logger,
+    });
+  }
 
   // engine sessions count against the node budget from their first request; they stay
   // "pending" for their IP until a namespace connection is authenticated
@@ -264,51 +272,56 @@ export function createTransport(ctx: SurfaceContext): Transport {
 /**
  * Connection-state recovery restores a session to whoever presents its `pid` and offset,
  * and Socket.IO writes the session's missed room events while it builds the socket,
- * before any middleware runs. So the session's owner is checked where the session is
- * read: a recovering connection's token is verified first, and a saved session whose
- * address is another one is not restored (and is saved again for its owner). Wraps
- * Socket.IO's namespace `_createSocket` (4.x); without it, the auth middleware's refusal
- * is the only check.
+ * before any middleware runs (and the Redis adapter deletes the saved session as it
+ * reads it). So the owner is checked before the session is touched: when a socket
+ * leaves, the address that owns its session is kept in the engine for the recovery
+ * window; a recovering connection whose token names another address (or none, or an
+ * unknown session) starts a fresh session instead, and the saved one stays for its owner.
+ * Wraps Socket.IO's namespace `_createSocket` (4.x); without it (an error at start-up),
+ * the auth middleware's refusal is the only check.
  */
-function guardRecovery(io: MsgServer, verify: (token: string) => Promise<{ address: Address } | null>): void {
+function guardRecovery(deps: {
+  io: MsgServer;
+  engine: SurfaceContext['engine'];
+  recoveryMs: number;
+  verify: (token: string) => Promise<{ address: Address } | null>;
+  logger: SurfaceContext['logger'];
+}): void {
   type Auth = { pid?: unknown; offset?: unknown; token?: unknown };
   type Client = { request: IncomingMessage };
+  const { io, engine } = deps;
+  const ownerKey = (pid: string) => `sio:owner:${pid}`;
   const nsp = io.of('/') as unknown as {
     _createSocket?: (client: Client, auth: Auth) => Promise<unknown>;
-    adapter: {
-      restoreSession(pid: string, offset: string): Promise<{ data?: Partial<SocketData> } | null | undefined>;
-      persistSession(session: object): void;
-    };
   };
   const create = nsp._createSocket?.bind(nsp);
-  if (!create) return;
-  /** pid → the address of the token that is recovering it (only while it is restored). */
-  const owners = new Map<string, Address | null>();
-  const restore = nsp.adapter.restoreSession.bind(nsp.adapter);
-  nsp.adapter.restoreSession = async (pid, offset) => {
-    const session = await restore(pid, offset);
-    if (!session || !owners.has(pid)) return session;
-    const owner = owners.get(pid);
-    if (session.data?.address !== undefined && session.data.address === owner) return session;
-    // not this token's session: a fresh socket (the middleware then refuses or admits the
-    // token on its own), and the session is kept for its owner
-    const { missedPackets: _missed, ...saved } = session as { missedPackets?: unknown };
-    nsp.adapter.persistSession(saved);
-    return null;
-  };
+  if (!create) {
+    deps.logger.error(
+      'Socket.IO has no namespace _createSocket: recovered sessions are checked by the middleware only',
+    );
+    return;
+  }
+  function onDisconnecting(this: MsgSocket) {
+    const pid = (this as unknown as { pid?: unknown }).pid;
+    if (typeof pid !== 'string') return;
+    engine
+      .set(ownerKey(pid), this.data.address, deps.recoveryMs)
+      .catch((e) =>
+        deps.logger.warn({ err: e }, 'could not record a session owner (its recovery will start fresh)'),
+      );
+  }
+  io.on('connection', (socket) => socket.on('disconnecting', onDisconnecting));
   nsp._createSocket = async (client, auth) => {
     const pid = auth?.pid;
     if (typeof pid !== 'string' || typeof auth.offset !== 'string') return create(client, auth);
-    // one recovery of a pid at a time: a second one at once starts a fresh session
-    if (owners.has(pid)) return create(client, { ...auth, pid: undefined, offset: undefined });
-    owners.set(pid, null); // claimed before the first await
-    try {
-      const token = typeof auth.token === 'string' ? auth.token : bearerOf(client.request);
-      const identity = token ? await verify(token).catch(() => null) : null;
-      owners.set(pid, identity?.address ?? null);
-      return await create(client, auth);
-    } finally {
-      owners.delete(pid);
+    const token = typeof auth.token === 'string' ? auth.token : bearerOf(client.request);
+    const [identity, owner] = await Promise.all([
+      token ? deps.verify(token).catch(() => null) : null,
+      engine.get(ownerKey(pid)).catch(() => null),
+    ]);
+    if (!identity || owner !== identity.address) {
+      return create(client, { ...auth, pid: undefined, offset: undefined });
     }
+    return create(client, auth);
   };
 }
