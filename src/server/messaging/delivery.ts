@@ -168,7 +168,12 @@ export function createDelivery(deps: {
     if (!Array.isArray(list)) return;
     for (const r of list as Receipt[]) {
       if (typeof r?.to !== 'string' || !Array.isArray(r.ids) || typeof r.timestamp !== 'number') continue;
-      io.local.to(userRoom(r.to)).emit('message:delivered', { ids: r.ids, by: r.by, timestamp: r.timestamp });
+      // the sender's devices on this node (every messaging socket is one, syncing or not)
+      const set = devices.get(r.to);
+      if (set) {
+        const receipt = { ids: r.ids, by: r.by, timestamp: r.timestamp };
+        for (const d of set) writeEvent(d.socket, 'message:delivered', receipt);
+      }
       kept.add(r);
     }
   }
