@@ -4,7 +4,7 @@ import { perTurn } from '../engine/batch.js';
 import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type Inbox, previousId } from './inbox.js';
+import { type Inbox, parseNotice, previousId } from './inbox.js';
 import { KeptReceipts, type Receipt } from './kept-receipts.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
@@ -111,21 +111,13 @@ export function createDelivery(deps: {
   );
 
   /**
-   * Writes `message:receive` to one socket on this node only. `socket.emit` with
-   * connection-state recovery on goes through the adapter (one Redis stream entry per
-   * message, read and decoded by every node, and written only after that round trip);
-   * a message needs none of that: the inbox keeps it until acknowledged, and every
-   * (re)connect drains the inbox.
-   */
-  function emitDirect(socket: MsgSocket, msg: DirectMessage) {
-    writeEvent(socket, 'message:receive', msg);
-  }
-
-  /**
-   * One event to one socket of this node, with no adapter and no room lookup: Socket.IO's
-   * own `socket.packet` (what `socket.emit` does without connection-state recovery), which
-   * allocates a fraction of `io.local.to(id).emit` (two broadcast operators, their sets and
-   * the adapter's walk). Falls back to that if a Socket.IO version lacks it.
+   * One event to one socket of this node: Socket.IO's own `socket.packet` (what
+   * `socket.emit` does without connection-state recovery). `socket.emit` with recovery on
+   * goes through the adapter (one Redis stream entry per message, read and decoded by
+   * every node, and written only after that round trip), and `io.local.to(id).emit`
+   * allocates two broadcast operators, their sets and the adapter's walk per message;
+   * messages need neither: the inbox keeps them until acknowledged and every (re)connect
+   * drains it. Falls back to `io.local.to(id)` if a Socket.IO version lacks `packet`.
    */
   function writeEvent(socket: MsgSocket, event: string, data: unknown) {
     if (!socket.connected) return;
@@ -159,14 +151,7 @@ export function createDelivery(deps: {
   );
 
   function onReceipts(raw: string) {
-    let list: unknown;
-    try {
-      list = JSON.parse(raw);
-    } catch {
-      return;
-    }
-    if (!Array.isArray(list)) return;
-    for (const r of list as Receipt[]) {
+    for (const r of (parseNotice(raw) ?? []) as Receipt[]) {
       if (typeof r?.to !== 'string' || !Array.isArray(r.ids) || typeof r.timestamp !== 'number') continue;
       // the sender's devices on this node (every messaging socket is one, syncing or not)
       const set = devices.get(r.to);
@@ -192,7 +177,7 @@ export function createDelivery(deps: {
         continue;
       }
       if (compareStreamIds(msg.id, d.cursor) <= 0 || !deps.writable(d.socket)) continue;
-      emitDirect(d.socket, msg);
+      writeEvent(d.socket, 'message:receive', msg);
       m.delivered.inc({ path: 'live' });
     }
   }
@@ -220,7 +205,7 @@ export function createDelivery(deps: {
           if (deps.unsentBytes(d.socket, deps.sendBufferBytes) > deps.sendBufferBytes / 2) {
             if (!(await drained(d.socket))) return;
           }
-          emitDirect(d.socket, msg);
+          writeEvent(d.socket, 'message:receive', msg);
           d.cursor = msg.id;
         }
         m.delivered.inc({ path: 'inbox' }, page.length);
@@ -232,7 +217,7 @@ export function createDelivery(deps: {
     d.pending = [];
     for (const msg of held) {
       if (compareStreamIds(msg.id, d.cursor) <= 0) continue;
-      emitDirect(d.socket, msg);
+      writeEvent(d.socket, 'message:receive', msg);
       m.delivered.inc({ path: 'held' });
     }
   }

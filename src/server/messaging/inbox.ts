@@ -69,13 +69,8 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
       wants: (to: Address) => boolean = () => true,
     ): Promise<() => Promise<void>> {
       return engine.subscribe(notify, (raw) => {
-        let rows: unknown;
-        try {
-          rows = JSON.parse(raw);
-        } catch {
-          return;
-        }
-        if (!Array.isArray(rows)) return;
+        const rows = parseNotice(raw);
+        if (!rows) return;
         const out: DirectMessage[] = [];
         for (const row of rows) {
           if (!Array.isArray(row) || typeof row[0] !== 'string' || typeof row[1] !== 'string') continue;
@@ -161,4 +156,14 @@ export function previousId(id: string): string {
   const s = Number(seq);
   if (s > 0) return `${ms}-${s - 1}`;
   return `${Math.max(0, Number(ms) - 1)}-9999999999999999`;
+}
+
+/** An internal channel's notice: a JSON array (undefined for anything else). */
+export function parseNotice(raw: string): unknown[] | undefined {
+  try {
+    const list: unknown = JSON.parse(raw);
+    return Array.isArray(list) ? list : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -155,10 +155,6 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
   const offChannels = await subscribeChannels({ engine, io, delivery, logger, metrics });
 
   // one listener for every socket (`this` is the socket): no closure per connection
-  function onDisconnecting(this: MsgSocket) {
-    // runs before connection-state recovery saves the session, so a recovery knows it
-    this.data.leftAt = now();
-  }
   function onDisconnect(this: MsgSocket) {
     connections.dec();
     delivery.detach(this);
@@ -174,7 +170,6 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     // joined before the inbox drain starts: no receipt, call or typing event is missed
     socket.join(userRoom(me));
 
-    socket.on('disconnecting', onDisconnecting);
     socket.on('disconnect', onDisconnect);
 
     track(presence.connect(socket));

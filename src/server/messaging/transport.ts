@@ -294,14 +294,10 @@ function guardRecovery(deps: {
   const nsp = io.of('/') as unknown as {
     _createSocket?: (client: Client, auth: Auth) => Promise<unknown>;
   };
-  const create = nsp._createSocket?.bind(nsp);
-  if (!create) {
-    deps.logger.error(
-      'Socket.IO has no namespace _createSocket: recovered sessions are checked by the middleware only',
-    );
-    return;
-  }
+  // runs before Socket.IO saves the session: a recovery then knows when it left (receipts
+  // since then are replayed) and who owns it
   function onDisconnecting(this: MsgSocket) {
+    this.data.leftAt = Date.now();
     const pid = (this as unknown as { pid?: unknown }).pid;
     if (typeof pid !== 'string') return;
     engine
@@ -311,6 +307,13 @@ function guardRecovery(deps: {
       );
   }
   io.on('connection', (socket) => socket.on('disconnecting', onDisconnecting));
+  const create = nsp._createSocket?.bind(nsp);
+  if (!create) {
+    deps.logger.error(
+      'Socket.IO has no namespace _createSocket: recovered sessions are checked by the middleware only',
+    );
+    return;
+  }
   nsp._createSocket = async (client, auth) => {
     const pid = auth?.pid;
     if (typeof pid !== 'string' || typeof auth.offset !== 'string') return create(client, auth);
