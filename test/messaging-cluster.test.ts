@@ -7,9 +7,12 @@ import {
   call,
   closeAll,
   connect,
+  dropTransport,
   newUser,
   next,
+  reconnect,
   record,
+  sessionOf,
   type User,
 } from './helpers/messaging.js';
 import {
@@ -215,14 +218,10 @@ describe('messaging across two nodes (Redis)', () => {
     // client is away. Recovery covers events sent before it reconnects; one emitted in the
     // instant between the adapter's stream read and the rejoin of the rooms can still be
     // missed (a limit of Socket.IO's recovery, not exercised here).
-    const gone = new Promise<string>((resolve) => watcher.once('disconnect', (r) => resolve(r)));
-    (watcher.io.engine as unknown as { close(): void }).close();
-    await gone;
+    await dropTransport(watcher);
     const x = await on(a, alice);
     await waitFor(() => seenByWitness.some((u) => u.status === 'online'), { what: 'the event' });
-    const back = new Promise<boolean>((resolve) => watcher.once('connect', () => resolve(watcher.recovered)));
-    watcher.connect();
-    expect(await back).toBe(true);
+    expect(await reconnect(watcher)).toBe(true);
     await waitFor(() => updates.some((u) => u.address === alice.address && u.status === 'online'), {
       what: 'the update sent while away',
     });
@@ -249,13 +248,9 @@ describe('messaging across two nodes (Redis)', () => {
     await waitFor(() => receipts.length === 1, { what: 'the first receipt' });
 
     // 1) connection-state recovery: the session comes back and gets what it missed
-    const gone = new Promise<string>((resolve) => sender.once('disconnect', (r) => resolve(r)));
-    (sender.io.engine as unknown as { close(): void }).close();
-    await gone;
+    await dropTransport(sender);
     await call(receiver, 'message:ack', { ids: [ids[1]] }); // the live receipt finds no socket
-    const back = new Promise<boolean>((resolve) => sender.once('connect', () => resolve(sender.recovered)));
-    sender.connect();
-    expect(await back).toBe(true);
+    expect(await reconnect(sender)).toBe(true);
     await waitFor(() => receipts.some((r) => r.ids.includes(ids[1]!)), {
       what: 'the receipt sent while away',
     });
@@ -313,11 +308,9 @@ describe('messaging across two nodes (Redis)', () => {
     await call(witness, 'presence:subscribe', { addresses: [carol.address] });
     const carolClient = await connect(a.url, carol.token);
     await waitFor(() => updates.length > 0, { what: 'a room event (an offset)' });
-    const { _pid: pid, _lastOffset: offset } = victim as unknown as { _pid: string; _lastOffset: string };
+    const { pid, offset } = sessionOf(victim);
     expect(pid && offset).toBeTruthy();
-    const gone = new Promise((resolve) => victim.once('disconnect', resolve));
-    (victim.io.engine as unknown as { close(): void }).close();
-    await gone;
+    await dropTransport(victim);
     const redis = new Redis(REDIS_URL);
     await waitFor(async () => (await redis.exists(`sio:session:${pid}`)) === 1, {
       what: 'the saved session',
@@ -347,9 +340,7 @@ describe('messaging across two nodes (Redis)', () => {
     // the owner still recovers, and gets what it missed
     expect(await redis.exists(`sio:session:${pid}`)).toBe(1);
     redis.disconnect();
-    const back = new Promise<boolean>((resolve) => victim.once('connect', () => resolve(victim.recovered)));
-    victim.connect();
-    expect(await back).toBe(true);
+    expect(await reconnect(victim)).toBe(true);
     await waitFor(() => updates.some((u) => u.address === carol.address && u.status === 'offline'), {
       what: 'the missed update',
     });

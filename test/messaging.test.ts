@@ -6,9 +6,12 @@ import {
   call,
   closeAll,
   connect,
+  dropTransport,
   newUser,
   next,
+  reconnect,
   record,
+  sessionOf,
   type User,
 } from './helpers/messaging.js';
 import { startServer, type TestServer, waitFor } from './helpers/server.js';
@@ -308,10 +311,8 @@ describe('messaging (memory engine)', () => {
     const updates = record(victim, 'presence:update') as PresenceState[];
     const carolClient = await client(carol);
     await waitFor(() => updates.length > 0, { what: 'a room event (an offset)' });
-    const { _pid: pid, _lastOffset: offset } = victim as unknown as { _pid: string; _lastOffset: string };
-    const gone = new Promise((resolve) => victim.once('disconnect', resolve));
-    (victim.io.engine as unknown as { close(): void }).close();
-    await gone;
+    const { pid, offset } = sessionOf(victim);
+    await dropTransport(victim);
     carolClient.close(); // an event missed while away
     let leaked: PresenceState[] = [];
     const other = await client(mallory, { auth: { token: mallory.token, pid, offset } }, (c) => {
@@ -320,9 +321,7 @@ describe('messaging (memory engine)', () => {
     expect(other.recovered).toBe(false);
     await call(other, 'presence:subscribe', { addresses: [mallory.address] });
     expect(leaked.filter((u) => u.address === carol.address)).toEqual([]);
-    const back = new Promise<boolean>((resolve) => victim.once('connect', () => resolve(victim.recovered)));
-    victim.connect();
-    expect(await back).toBe(true);
+    expect(await reconnect(victim)).toBe(true);
     await waitFor(() => updates.some((u) => u.address === carol.address && u.status === 'offline'), {
       what: 'the missed update',
     });

@@ -97,3 +97,23 @@ export function next<E extends keyof ServerToClientEvents>(
 export function closeAll(...sockets: (Client | undefined)[]) {
   for (const s of sockets) s?.close();
 }
+
+/** Drops the client's transport, as a network cut would; resolves with the disconnect reason. */
+export async function dropTransport(socket: Client): Promise<string> {
+  const gone = new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
+  (socket.io.engine as unknown as { close(): void }).close();
+  return gone;
+}
+
+/** Connects the client again; resolves with whether Socket.IO recovered its session. */
+export function reconnect(socket: Client): Promise<boolean> {
+  const back = new Promise<boolean>((resolve) => socket.once('connect', () => resolve(socket.recovered)));
+  socket.connect();
+  return back;
+}
+
+/** The session id and offset a recovering client presents. */
+export function sessionOf(socket: Client): { pid: string; offset: string } {
+  const { _pid: pid, _lastOffset: offset } = socket as unknown as { _pid: string; _lastOffset: string };
+  return { pid, offset };
+}

@@ -24,10 +24,7 @@ engineContract('redis', async (clock) => {
 
 describe('redis engine scripts', () => {
   it('runs its Lua scripts by SHA and loads them again when Redis lost its script cache', async () => {
-    const keyPrefix = `p3test:${randomUUID()}:`;
-    const engine = createRedisEngine({ url, keyPrefix });
-    const r = new Redis(url);
-    try {
+    await withEngine(async (engine, r) => {
       const first = await engine.streamAppend('s', 'one');
       // what a Redis restart (or a failover to a replica without the scripts) does
       await r.script('FLUSH');
@@ -35,19 +32,11 @@ describe('redis engine scripts', () => {
       expect(second > first).toBe(true);
       expect((await engine.streamRange('s', '0-0', 10)).map((e) => e.data)).toEqual(['one', 'two']);
       expect(await engine.streamDelete('s', [first])).toBe(1);
-    } finally {
-      const keys = await r.keys(`${keyPrefix}*`);
-      if (keys.length) await r.del(...keys);
-      await r.quit();
-      await engine.close();
-    }
+    });
   });
 
   it('fails only the item of a batch whose key cannot take it; the others are stored', async () => {
-    const keyPrefix = `p3test:${randomUUID()}:`;
-    const engine = createRedisEngine({ url, keyPrefix });
-    const r = new Redis(url);
-    try {
+    await withEngine(async (engine, r, keyPrefix) => {
       await r.set(`${keyPrefix}not-a-stream`, 'x');
       const [bad, good, badTake, goodTake] = await Promise.allSettled([
         engine.streamAppend('not-a-stream', 'a'),
@@ -66,28 +55,20 @@ describe('redis engine scripts', () => {
       });
       expect(goodTake).toEqual({ status: 'fulfilled', value: [] });
       expect((await engine.streamRange('s', '0-0', 10)).map((e) => e.data)).toEqual(['b']);
-    } finally {
-      const keys = await r.keys(`${keyPrefix}*`);
-      if (keys.length) await r.del(...keys);
-      await r.quit();
-      await engine.close();
-    }
+    });
   });
 
   it('sends the appends of one turn as one command, and splits a turn that is too large', async () => {
-    const keyPrefix = `p3test:${randomUUID()}:`;
-    const engine = createRedisEngine({ url, keyPrefix });
-    const r = new Redis(url);
-    const channel = `ch:split:${randomUUID()}`;
-    const notices: string[] = [];
-    const off = await engine.subscribe(channel, (m) => notices.push(m));
-    let calls = 0;
-    const evalsha = engine.client.evalsha.bind(engine.client);
-    engine.client.evalsha = ((...args: Parameters<typeof evalsha>) => {
-      calls++;
-      return evalsha(...args);
-    }) as typeof evalsha;
-    try {
+    await withEngine(async (engine) => {
+      const channel = `ch:split:${randomUUID()}`;
+      const notices: string[] = [];
+      const off = await engine.subscribe(channel, (m) => notices.push(m));
+      let calls = 0;
+      const evalsha = engine.client.evalsha.bind(engine.client);
+      engine.client.evalsha = ((...args: Parameters<typeof evalsha>) => {
+        calls++;
+        return evalsha(...args);
+      }) as typeof evalsha;
       const ids = await Promise.all(
         Array.from({ length: 50 }, (_, i) => engine.streamAppend(`s${i % 5}`, `v${i}`, { notify: channel })),
       );
@@ -114,15 +95,27 @@ describe('redis engine scripts', () => {
       expect(announced.map(([, d]) => d.slice(0, d.indexOf(':')))).toEqual(
         Array.from({ length: 40 }, (_, i) => String(i)),
       );
-    } finally {
       await off();
-      const keys = await r.keys(`${keyPrefix}*`);
-      if (keys.length) await r.del(...keys);
-      await r.quit();
-      await engine.close();
-    }
+    });
   });
 });
+
+/** An engine on a key prefix of its own, and a plain client; both closed and the keys gone after `body`. */
+async function withEngine(
+  body: (engine: ReturnType<typeof createRedisEngine>, r: Redis, keyPrefix: string) => Promise<void>,
+): Promise<void> {
+  const keyPrefix = `p3test:${randomUUID()}:`;
+  const engine = createRedisEngine({ url, keyPrefix });
+  const r = new Redis(url);
+  try {
+    await body(engine, r, keyPrefix);
+  } finally {
+    const keys = await r.keys(`${keyPrefix}*`);
+    if (keys.length) await r.del(...keys);
+    await r.quit();
+    await engine.close();
+  }
+}
 
 async function waitFor(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   const end = Date.now() + timeoutMs;
