@@ -97,6 +97,29 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     b.end();
   });
 
+  it('the device that joins makes the one offer; the one already there answers with its media', async () => {
+    const room = uniqueId('offer');
+    const a = await newCall(room);
+    const b = await newCall(room);
+    await a.join();
+    await b.join();
+    await waitFor(() => a.peers.size === 1 && b.peers.size === 1, { what: 'both see each other' });
+    const [ofA] = [...a.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    const [ofB] = [...b.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    await waitFor(
+      () => [ofA!, ofB!].every((p) => p.signalingState === 'stable' && p.iceConnectionState === 'connected'),
+      { what: 'negotiated and connected' },
+    );
+    // no glare on a join: b offered once, a answered (its tracks rode on the answer)
+    expect(ofB!.offersMade).toBe(1);
+    expect(ofA!.offersMade).toBe(0);
+    expect(ofA!.localDescription?.type).toBe('answer');
+    expect(ofA!.tracks).toHaveLength(2);
+    expect(ofB!.tracks).toHaveLength(2);
+    a.end();
+    b.end();
+  });
+
   it('a third device joins a running call: a full mesh', async () => {
     const room = uniqueId('mesh');
     const calls = [await newCall(room), await newCall(room), await newCall(room)];

@@ -100,7 +100,7 @@ describe('ICE watchdog (fake timers)', () => {
     vi.useFakeTimers();
     FakePeerConnection.iceBlocked = true;
     const pc = new FakePeerConnection();
-    const link = createPeerLink(pc as unknown as NegotiatingConnection, { polite: true, send: () => {} });
+    const link = createPeerLink(pc as unknown as NegotiatingConnection, { polite: false, send: () => {} });
     const restarts: string[] = [];
     link.on('iceRestart', (r) => restarts.push(`${r.reason}#${r.attempt}`));
     await vi.advanceTimersByTimeAsync(7_999);
@@ -118,7 +118,7 @@ describe('ICE watchdog (fake timers)', () => {
   it('restarts at once on failed, and after the window on a disconnect that does not recover', async () => {
     vi.useFakeTimers();
     const pc = new FakePeerConnection();
-    const link = createPeerLink(pc as unknown as NegotiatingConnection, { polite: true, send: () => {} });
+    const link = createPeerLink(pc as unknown as NegotiatingConnection, { polite: false, send: () => {} });
     pc.setIce('connected');
     pc.setIce('failed');
     expect(pc.restarts).toBe(1);
@@ -137,6 +137,52 @@ describe('ICE watchdog (fake timers)', () => {
     expect(pc.restarts).toBe(2);
     link.close();
     expect(pc.closed).toBe(true);
+  });
+
+  it('the polite side restarts half a window later, and not while the other side is restarting', async () => {
+    vi.useFakeTimers();
+    FakePeerConnection.iceBlocked = true;
+    const pc = new FakePeerConnection();
+    const link = createPeerLink(pc as unknown as NegotiatingConnection, { polite: true, send: () => {} });
+    await vi.advanceTimersByTimeAsync(11_999);
+    expect(pc.restarts).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(pc.restarts).toBe(1);
+    // failed: no restart at once; the other side's restart offer arrives within the window
+    pc.setIce('failed');
+    expect(pc.restarts).toBe(1);
+    await vi.advanceTimersByTimeAsync(6_000);
+    await link.handle('offer', { type: 'offer', sdp: 'their-restart' });
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(pc.restarts).toBe(1);
+    // the other side went quiet: a whole window after its offer, this side restarts
+    await vi.advanceTimersByTimeAsync(6_000);
+    expect(pc.restarts).toBe(2);
+    link.close();
+  });
+
+  it('runs beforeAnswer once per remote offer, after applying it and before answering', async () => {
+    const pc = new FakePeerConnection();
+    const seen: string[] = [];
+    const link = createPeerLink(pc as unknown as NegotiatingConnection, {
+      polite: true,
+      send: (type) => seen.push(`sent ${type}`),
+      beforeAnswer: () => {
+        seen.push(`beforeAnswer in ${pc.signalingState}`);
+        pc.addTrack('mic');
+      },
+    });
+    await link.handle('offer', { type: 'offer', sdp: 'theirs' });
+    await settle();
+    // the track rode on the answer: no offer of our own followed
+    expect(seen.filter((x) => x !== 'sent ice')).toEqual([
+      'beforeAnswer in have-remote-offer',
+      'sent answer',
+    ]);
+    expect(pc.offersMade).toBe(0);
+    await link.handle('offer', { type: 'offer', sdp: 'theirs-again' });
+    expect(seen.filter((x) => x.startsWith('beforeAnswer'))).toHaveLength(2);
+    link.close();
   });
 });
 

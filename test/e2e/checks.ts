@@ -31,7 +31,7 @@ export async function expectConnected(u: UserPage, what: string) {
         .catch(() => '?');
       await screenshot(u.page, `failure-${what.replace(/\W+/g, '-')}`).catch(() => {});
       throw new Error(
-        `${what}: call not connected (${e.message})\nstatus: ${status}\npeer connections: ${pcs.join(', ')}\n${u.problems.join('\n')}`,
+        `${what}: call not connected (${e.message})\nstatus: ${status}\npeer connections: ${pcs.join(', ')}\n${u.problems.join('\n')}\nsignaling frames:\n${u.frames.join('\n')}`,
       );
     });
   const states = await u.page.evaluate(() =>

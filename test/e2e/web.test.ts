@@ -103,6 +103,8 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
   });
 
   it('A calls B, B accepts: both connected, audio flowing both ways, quality shown', async () => {
+    a.frames.length = 0;
+    b.frames.length = 0;
     await a.page.getByRole('button', { name: 'Audio call' }).click();
     const prompt = b.page.getByRole('alertdialog', { name: /Incoming audio call/ });
     await prompt.waitFor({ timeout: T });
@@ -110,6 +112,10 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     await prompt.getByRole('button', { name: 'Accept' }).click();
 
     await Promise.all([expectConnected(a, 'A'), expectConnected(b, 'B')]);
+    // no glare on the join: B (who joined A's room) offered, A answered with its media
+    const firstDescription = (u: UserPage) =>
+      u.frames.find((f) => / > (offer|answer) /.test(f))?.split(' ')[2];
+    expect([firstDescription(a), firstDescription(b)]).toEqual(['answer', 'offer']);
     await Promise.all([expectAudioGrowing(a.page), expectAudioGrowing(b.page)]);
     await Promise.all([expectQualityShown(a.page), expectQualityShown(b.page)]);
     await screenshot(a.page, 'call-a');

@@ -105,6 +105,25 @@ export interface UserPage {
   page: Page;
   /** Console errors and page errors, for failure messages. */
   problems: string[];
+  /** The last signaling frames the page sent and received (type, room, to/from), for failure messages. */
+  frames: string[];
+}
+
+/** One line per signaling frame: direction, type, the peers involved, an error's code; no tokens or SDP. */
+function frameLine(dir: '>' | '<', payload: string | Buffer): string {
+  try {
+    const f = JSON.parse(String(payload)) as Record<string, unknown>;
+    const data = f.data as { code?: string; type?: string; candidate?: string } | undefined;
+    const detail =
+      f.type === 'error'
+        ? (data?.code ?? '')
+        : f.type === 'ice'
+          ? (data?.candidate ?? '').split(' ').slice(4, 8).join(' ') || 'end'
+          : (data?.type ?? '');
+    return `${new Date().toISOString().slice(11, 23)} ${dir} ${f.type} ${f.to ?? f.from ?? f.peerId ?? ''} ${detail}`.trim();
+  } catch {
+    return `${dir} (not JSON, ${payload.length} bytes)`;
+  }
 }
 
 export async function newUserPage(
@@ -119,7 +138,19 @@ export async function newUserPage(
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-  return { context, page, problems };
+  const frames: string[] = [];
+  const keep = (line: string) => {
+    frames.push(line);
+    if (frames.length > 300) frames.splice(0, frames.length - 300);
+  };
+  page.on('websocket', (ws) => {
+    if (!ws.url().includes('/signaling')) return;
+    keep(`${new Date().toISOString().slice(11, 23)} open ${new URL(ws.url()).pathname}`);
+    ws.on('framesent', (f) => keep(frameLine('>', f.payload)));
+    ws.on('framereceived', (f) => keep(frameLine('<', f.payload)));
+    ws.on('close', () => keep(`${new Date().toISOString().slice(11, 23)} close`));
+  });
+  return { context, page, problems, frames };
 }
 
 /** Opens the app and signs in with a fresh local test identity; resolves with its address. */

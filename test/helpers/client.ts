@@ -113,7 +113,9 @@ export class FakePeerConnection {
 
   addTrack(track: unknown) {
     this.tracks.push(track);
-    this.#negotiationNeeded();
+    // between a remote offer and our answer, a track rides on an offered transceiver: the
+    // answer carries it, nothing is left to negotiate (as in browsers)
+    if (this.signalingState !== 'have-remote-offer') this.#negotiationNeeded();
   }
 
   getTransceivers() {

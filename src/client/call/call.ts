@@ -88,6 +88,8 @@ interface PeerEntry {
   pc: RTCPeerConnection;
   link: PeerLink;
   monitor: QualityMonitor | undefined;
+  /** While we wait for the peer's first offer: when we stop waiting and offer ourselves. */
+  waiting: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
@@ -134,12 +136,19 @@ export function createCall(options: CallOptions): Call {
     if (!p) return;
     peers.delete(peerId);
     views.delete(peerId);
+    clearTimeout(p.waiting);
     p.monitor?.stop();
     p.link.close();
     events.emit('peer_left', { peerId, address: p.address, ended });
   };
 
-  const connect = (peer: SignalingPeer) => {
+  /**
+   * One connection per peer. The side that joined the room makes the offer (`offer`: the
+   * peers listed in our `joined`); a peer that arrives later is waited for: its offer is
+   * answered with our media. Nobody offers at the same moment on a join, so the glare
+   * (and its rollback) of both sides offering at once is left to real renegotiations.
+   */
+  const connect = (peer: SignalingPeer, offer: boolean) => {
     if (!PC || !config || !signaling || peers.has(peer.peerId) || peer.peerId === signaling.peerId) return;
     const sig = signaling;
     const pc = new PC({
@@ -149,19 +158,37 @@ export function createCall(options: CallOptions): Call {
       iceTransportPolicy: options.iceTransportPolicy ?? config.iceTransportPolicy,
     });
     const rate = opusRateOf(config.codecPreferences.audio);
+    let sending = false;
+    const addMedia = () => {
+      if (sending || pc.signalingState === 'closed') return;
+      sending = true;
+      clearTimeout(entry.waiting);
+      for (const track of localStream?.getTracks() ?? []) pc.addTrack(track, localStream!);
+      preferOpusTransceivers(pc);
+    };
     const link = createPeerLink(pc as unknown as NegotiatingConnection, {
       // a stable, shared order: exactly one side of each pair is polite
       polite: (sig.peerId ?? '') < peer.peerId,
       iceTimeoutMs: config.thresholds.iceTimeoutMs,
       mungeSdp: (sdp) => preferOpus(sdp, rate),
       send: (type, data) => sig.signal(type, options.roomId, data, peer.peerId),
+      beforeAnswer: addMedia,
     });
     link.on('error', (e) => events.emit('error', e));
     link.on('iceRestart', (r) => events.emit('iceRestart', { peerId: peer.peerId, ...r }));
     pc.ontrack = (e) => events.emit('track', { peerId: peer.peerId, track: e.track, streams: e.streams });
-    for (const track of localStream?.getTracks() ?? []) pc.addTrack(track, localStream!);
-    preferOpusTransceivers(pc);
-    const entry: PeerEntry = { peerId: peer.peerId, address: peer.address, pc, link, monitor: undefined };
+    const entry: PeerEntry = {
+      peerId: peer.peerId,
+      address: peer.address,
+      pc,
+      link,
+      monitor: undefined,
+      waiting: undefined,
+    };
+    // adding the media starts negotiation (our offer); a waiting side offers itself if the
+    // newcomer's offer does not come within one ICE window
+    if (offer) addMedia();
+    else entry.waiting = setTimeout(addMedia, config.thresholds.iceTimeoutMs);
     if (options.quality !== false) {
       const monitor = createQualityMonitor(pc as unknown as MonitoredConnection, options.quality ?? {});
       monitor.on('stats', ({ stats }) => {
@@ -187,13 +214,13 @@ export function createCall(options: CallOptions): Call {
   const wire = (sig: SignalingClient) => {
     const mine = (roomId: string) => roomId === options.roomId && state !== 'ended';
     offs.push(
-      sig.on('peer_joined', ({ roomId, peer }) => mine(roomId) && connect(peer)),
+      sig.on('peer_joined', ({ roomId, peer }) => mine(roomId) && connect(peer, false)),
       sig.on('peer_left', ({ roomId, peerId }) => mine(roomId) && remove(peerId, false)),
       sig.on('end', ({ roomId, from }) => mine(roomId) && remove(from, true)),
       sig.on('signal', (m) => {
         if (!mine(m.roomId)) return;
         // an offer can overtake peer_joined when the two peers sit on different nodes
-        if (!peers.has(m.from)) connect({ peerId: m.from, address: m.fromAddress });
+        if (!peers.has(m.from)) connect({ peerId: m.from, address: m.fromAddress }, false);
         void peers.get(m.from)?.link.handle(m.type, m.data);
       }),
       sig.on('joined', ({ roomId, peers: list, rejoined }) => {
@@ -201,7 +228,7 @@ export function createCall(options: CallOptions): Call {
         // after a signaling reconnect we have a new peerId: the others dropped our old
         // connections, so start over with everyone in the room
         for (const id of [...peers.keys()]) remove(id, false);
-        for (const p of list) connect(p);
+        for (const p of list) connect(p, true);
       }),
     );
   };
@@ -276,7 +303,7 @@ export function createCall(options: CallOptions): Call {
           if (ownsSignaling) signaling.close();
           return;
         }
-        for (const p of list) connect(p);
+        for (const p of list) connect(p, true);
         win.addEventListener?.('online', onNetworkChange);
         nav?.connection?.addEventListener?.('change', onNetworkChange);
         setState('active');

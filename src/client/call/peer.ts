@@ -26,6 +26,12 @@ export interface PeerLinkOptions {
   iceTimeoutMs?: number;
   /** Rewrites an SDP before it goes on the wire (codec preference). */
   mungeSdp?: (sdp: string) => string;
+  /**
+   * Runs after a remote offer is applied and before the answer is made: a side that waits
+   * for the other's offer adds its media here, so the answer carries it (the offered
+   * transceivers are reused) and no second round is needed.
+   */
+  beforeAnswer?: () => void;
 }
 
 export interface PeerLinkEvents {
@@ -52,6 +58,13 @@ const isUp = (s: string) => s === 'connected' || s === 'completed';
  * offer, the polite one rolls back its own (implicitly, in setRemoteDescription) and
  * answers. Plus the seed's ICE watchdog: not connected within 8000 ms → restartIce().
  *
+ * Glare is survivable, not free: Chromium sometimes never gathers another candidate on a
+ * connection whose offer was rolled back while its own setLocalDescription was still in
+ * flight (seen here under load: both sides `new` through every later ICE restart). So the
+ * two sides do not restart in step: the impolite side restarts on the watchdog and at once
+ * on `failed`; the polite side waits half a window longer, and only restarts if no offer
+ * came from the other side meanwhile (that offer is the other side's restart).
+ *
  * @example
  * const link = createPeerLink(pc, { polite: myPeerId > theirPeerId, send: (type, data) => signaling.signal(type, roomId, data, theirPeerId) });
  * signaling.on('signal', (m) => m.from === theirPeerId && link.handle(m.type, m.data));
@@ -66,6 +79,8 @@ export function createPeerLink(pc: NegotiatingConnection, options: PeerLinkOptio
   let closed = false;
   let restarts = 0;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** Why the watchdog is armed, while it is. */
+  let armed: 'timeout' | 'failed' | undefined;
   // signaling messages must be applied one at a time, in order
   let chain: Promise<void> = Promise.resolve();
 
@@ -76,12 +91,20 @@ export function createPeerLink(pc: NegotiatingConnection, options: PeerLinkOptio
   const fail = (message: string, cause: unknown) => {
     if (!closed) events.emit('error', new ClientError('negotiation', message, { cause }));
   };
-  const arm = () => {
+  // the polite side's window is longer, so the impolite side's restart offer comes first
+  const windowMs = options.polite ? Math.round(iceTimeoutMs * 1.5) : iceTimeoutMs;
+  const disarm = () => {
     clearTimeout(watchdog);
+    armed = undefined;
+  };
+  const arm = (reason: 'timeout' | 'failed' = 'timeout') => {
+    disarm();
     if (closed) return;
+    armed = reason;
     watchdog = setTimeout(() => {
-      if (!isUp(pc.iceConnectionState)) link.restartIce('timeout');
-    }, iceTimeoutMs);
+      armed = undefined;
+      if (!isUp(pc.iceConnectionState)) link.restartIce(reason);
+    }, windowMs);
   };
 
   pc.onnegotiationneeded = async () => {
@@ -104,10 +127,11 @@ export function createPeerLink(pc: NegotiatingConnection, options: PeerLinkOptio
   pc.oniceconnectionstatechange = () => {
     const state = pc.iceConnectionState;
     if (isUp(state)) {
-      clearTimeout(watchdog);
+      disarm();
       events.emit('connected', undefined);
     } else if (state === 'failed') {
-      link.restartIce('failed');
+      if (options.polite) arm('failed');
+      else link.restartIce('failed');
     } else if (state === 'disconnected') {
       // often recovers by itself within seconds: give it the same window before restarting
       arm();
@@ -137,6 +161,9 @@ export function createPeerLink(pc: NegotiatingConnection, options: PeerLinkOptio
       settingRemoteAnswer = false;
     }
     if (description.type === 'offer') {
+      // the other side is (re)negotiating, its restart maybe: give that a whole window
+      if (options.polite && armed) arm(armed);
+      options.beforeAnswer?.();
       await pc.setLocalDescription();
       const answer = describe();
       if (answer && !closed) options.send('answer', answer);
@@ -164,7 +191,7 @@ export function createPeerLink(pc: NegotiatingConnection, options: PeerLinkOptio
     close() {
       if (closed) return;
       closed = true;
-      clearTimeout(watchdog);
+      disarm();
       pc.onnegotiationneeded = pc.onicecandidate = pc.oniceconnectionstatechange = null;
       pc.close();
       events.removeAll();
