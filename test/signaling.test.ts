@@ -117,6 +117,46 @@ describe('signaling on one node', () => {
     expect(a.frames.filter((f) => f.type === 'ice' && f.from === a.peerId)).toEqual([]);
   });
 
+  it('relays the data as the sender wrote it, as text, and nothing of the sender poses as from', async () => {
+    const room = uniqueId('room');
+    const a = await peer();
+    const b = await peer();
+    await join(a, room);
+    await join(b, room);
+    const raw: { text: string; binary: boolean }[] = [];
+    a.ws.on('message', (d, binary) => raw.push({ text: String(d), binary }));
+    // the SDK's field order: the data bytes go out as they came (key order, escapes, non-ASCII)
+    const data = '{"sdp":"v=0 \u00e9 ü 🎥","type":"offer","x-app":{"n":1.50}}';
+    b.sendRaw(`{"type":"offer","roomId":"${room}","data":${data},"to":"${a.peerId}"}`);
+    await a.next('offer');
+    expect(raw.at(-1)).toEqual({
+      text: `{"type":"offer","roomId":"${room}","from":"${b.peerId}","fromAddress":"${b.address}","data":${data}}`,
+      binary: false,
+    });
+    // a field of the sender's own next to data, or a different layout: serialised by the server
+    const forged = [
+      `{"type":"ice","roomId":"${room}","data":{"candidate":"c1"},"from":"evil"}`,
+      `{"type":"ice","roomId":"${room}","data":{"candidate":"c2"},"to":"${a.peerId}","fromAddress":"0x0"}`,
+      `{"type":"ice","roomId":"${room}","data":{"candidate":"c3"},"fromAddress":"0x0","to":"${a.peerId}"}`,
+      `{ "type":"ice","roomId":"${room}","data":{"candidate":"c4"}}`,
+    ];
+    for (const [i, text] of forged.entries()) {
+      b.sendRaw(text);
+      const f = await a.next((x) => x.type === 'ice' && x.data.candidate === `c${i + 1}`);
+      expect(f).toEqual({
+        type: 'ice',
+        roomId: room,
+        from: b.peerId,
+        fromAddress: b.address,
+        data: { candidate: `c${i + 1}` },
+      });
+    }
+    // a key written twice: every reader takes the last, the one the server checked
+    b.sendRaw(`{"type":"ice","roomId":"${room}","data":{"candidate":"first"},"data":{"candidate":"c5"}}`);
+    expect((await a.next('ice')).data).toEqual({ candidate: 'c5' });
+    expect(raw.every((r) => !r.binary)).toBe(true);
+  });
+
   it('sends peer_left on leave, end + peer_left on end, and peer_left when a peer disconnects', async () => {
     const room = uniqueId('room');
     const [a, b, c] = [await peer(), await peer(), await peer()];

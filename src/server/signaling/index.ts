@@ -16,6 +16,13 @@ import { createMembershipSweep } from './sweep.js';
 /** Frames of one connection that may wait behind an engine round trip. */
 const MAX_QUEUED_FRAMES = 256;
 
+/** Own keys of a parsed frame, counted without an array. */
+function keyCount(o: Record<string, unknown>): number {
+  let n = 0;
+  for (const k in o) if (Object.hasOwn(o, k)) n++;
+  return n;
+}
+
 /** The SIWE message's address line (EIP-4361: the line after the domain's request line). */
 const SIWE_ADDRESS_LINE = /^(0x[0-9a-fA-F]{40})$/m;
 
@@ -57,14 +64,18 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     return { message, signature };
   }
 
-  function handle(peer: Peer, frame: Exclude<SignalingClientFrame, { type: 'auth' }>): void | Promise<void> {
+  function handle(
+    peer: Peer,
+    frame: Exclude<SignalingClientFrame, { type: 'auth' }>,
+    raw: Buffer | undefined,
+  ): void | Promise<void> {
     switch (frame.type) {
       case 'join':
         return rooms.join(peer, frame.roomId);
       case 'offer':
       case 'answer':
       case 'ice':
-        return rooms.relay(peer, frame.type, frame.roomId, frame.data, frame.to);
+        return rooms.relay(peer, frame.type, frame.roomId, frame.data, frame.to, raw);
       case 'end':
       case 'leave':
         return rooms.leave(peer, frame.roomId, frame.type);
@@ -77,7 +88,7 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     }
   }
 
-  function onFrame(conn: WsConnection, raw: Record<string, unknown> & { type: string }) {
+  function onFrame(conn: WsConnection, raw: Record<string, unknown> & { type: string }, bytes?: Buffer) {
     if (raw.type === 'heartbeat' || raw.type === 'ping') {
       conn.sendText(`{"type":"pong","serverTime":${now()}}`);
       return;
@@ -92,9 +103,17 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
+    // a relay may reuse the sender's bytes of `data` (relay-frame.ts) when the frame holds
+    // nothing else, and runs now: a frame that queues must not keep the socket's read buffer
+    const f = parsed.frame;
+    const reuse =
+      bytes !== undefined &&
+      peer.tail === undefined &&
+      (f.type === 'ice' || f.type === 'offer' || f.type === 'answer') &&
+      keyCount(raw) === (f.to === undefined ? 3 : 4);
     const accepted = runInOrder(
       peer,
-      () => handle(peer, parsed.frame),
+      () => handle(peer, f, reuse ? bytes : undefined),
       MAX_QUEUED_FRAMES,
       (error) => {
         log.error({ err: error, peerId: peer.id }, 'signaling frame failed');

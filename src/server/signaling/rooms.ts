@@ -7,6 +7,7 @@ import { withJoinLock } from './join-lock.js';
 import { createLocalRooms, type LocalRoom, type MemberEvent } from './local-rooms.js';
 import type { SignalingMetrics } from './metrics.js';
 import { type Membership, type Peer, roomsToWrite } from './peer.js';
+import { type RelayText, relayString, spliceRelay } from './relay-frame.js';
 
 export type LeaveReason = 'leave' | 'end' | 'disconnect';
 
@@ -145,6 +146,7 @@ export function createRooms(options: RoomsOptions) {
     roomId: string,
     data: unknown,
     to: string | undefined,
+    raw?: Buffer,
   ): void | Promise<void> {
     const m = membership(peer, roomId);
     if (!m) return;
@@ -154,7 +156,9 @@ export function createRooms(options: RoomsOptions) {
       peer.conn.error(ErrorCode.unknownPeer, 'A peer cannot send to itself');
       return;
     }
-    const frame = JSON.stringify({ type, roomId, from: peer.id, fromAddress: peer.address, data });
+    const frame: RelayText =
+      (raw && spliceRelay(raw, type, roomId, to, peer.id, peer.address)) ??
+      JSON.stringify({ type, roomId, from: peer.id, fromAddress: peer.address, data });
     if (to) {
       // a local target (also one admitted but still waiting for its `joined`): no engine at all
       if (isLocal(room, to)) {
@@ -162,7 +166,7 @@ export function createRooms(options: RoomsOptions) {
         metrics.relayedLocal.inc();
         return;
       }
-      const event: BusEvent = { kind: 'relay', origin: self, from: peer.id, to, frame };
+      const event: BusEvent = { kind: 'relay', origin: self, from: peer.id, to, frame: relayString(frame) };
       if (m.known.has(to)) {
         metrics.relayedRemote.inc();
         return publish(room, event);
@@ -186,7 +190,7 @@ export function createRooms(options: RoomsOptions) {
     metrics.relayedLocal.inc();
     if (hasRemote(room, m)) {
       metrics.relayedRemote.inc();
-      return publish(room, { kind: 'relay', origin: self, from: peer.id, to: '', frame });
+      return publish(room, { kind: 'relay', origin: self, from: peer.id, to: '', frame: relayString(frame) });
     }
   }
 

@@ -19,8 +19,8 @@ export interface WsConnection {
   readonly bufferedAmount: number;
   /** Serialises and sends; false when the socket is closed or was dropped as a slow reader. */
   send(frame: unknown): boolean;
-  /** Sends an already serialised frame (serialise once, send to many). */
-  sendText(text: string): boolean;
+  /** Sends an already serialised frame (serialise once, send to many), as text or its UTF-8 bytes. */
+  sendText(text: string | Buffer): boolean;
   error(code: string, message: string): void;
   close(code: number, reason: string): void;
 }
@@ -35,8 +35,16 @@ export interface WsEndpointOptions {
   publicTypes?: string[];
   /** Called once the connection is authenticated (send `auth_ok` here). */
   onAuthenticated(conn: WsConnection, token: string): void | Promise<void>;
-  /** Every parsed frame that is not an auth frame, from an authenticated connection or of a public type. */
-  onFrame(conn: WsConnection, frame: Record<string, unknown> & { type: string }): void | Promise<void>;
+  /**
+   * Every parsed frame that is not an auth frame, from an authenticated connection or of a
+   * public type; `raw` is the frame's bytes as received (absent for a frame held during
+   * authentication). It may be a view into the socket's read buffer: copy what is kept.
+   */
+  onFrame(
+    conn: WsConnection,
+    frame: Record<string, unknown> & { type: string },
+    raw?: Buffer,
+  ): void | Promise<void>;
   onClose?(conn: WsConnection): void | Promise<void>;
   /** Called on every sweep (WS_HEARTBEAT_INTERVAL): renew leases here. */
   onSweep?(conns: ReadonlySet<WsConnection>): void | Promise<void>;
@@ -118,7 +126,7 @@ class Conn implements WsConnection {
     return this.sendText(JSON.stringify(frame));
   }
 
-  sendText(text: string): boolean {
+  sendText(text: string | Buffer): boolean {
     const ws = this.ws;
     if (ws.readyState !== WebSocket.OPEN) return false;
     if (ws.bufferedAmount > this.shared.sendBufferBytes) {
@@ -126,7 +134,7 @@ class Conn implements WsConnection {
       this.shared.slowConsumer(this);
       return false;
     }
-    ws.send(text);
+    ws.send(text, TEXT_FRAME);
     this.shared.framesOut.inc();
     return true;
   }
@@ -147,6 +155,8 @@ class Conn implements WsConnection {
 }
 
 const terminate = (ws: WebSocket) => ws.terminate();
+/** Every frame we send is JSON text, also when handed over as bytes. */
+const TEXT_FRAME = { binary: false } as const;
 
 /**
  * A WebSocket endpoint with the limits every p3 socket surface shares: Origin (checked at
@@ -389,12 +399,12 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
-    dispatch(conn, f as Record<string, unknown> & { type: string });
+    dispatch(conn, f as Record<string, unknown> & { type: string }, Buffer.isBuffer(data) ? data : undefined);
   }
 
-  function dispatch(conn: Conn, f: Record<string, unknown> & { type: string }) {
+  function dispatch(conn: Conn, f: Record<string, unknown> & { type: string }, raw?: Buffer) {
     try {
-      const done = options.onFrame(conn, f);
+      const done = options.onFrame(conn, f, raw);
       if (done instanceof Promise) done.catch((error) => frameFailed(conn, error));
     } catch (error) {
       frameFailed(conn, error);
