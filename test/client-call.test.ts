@@ -120,6 +120,34 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     b.end();
   });
 
+  it('a device without media that joins still offers (to receive) and the other answers at once', async () => {
+    const room = uniqueId('viewer');
+    const a = await newCall(room);
+    const viewer = await newCall(room, { localStream: { getTracks: () => [] } as unknown as MediaStream });
+    await a.join();
+    const t0 = Date.now();
+    await viewer.join();
+    await waitFor(() => a.peers.size === 1 && viewer.peers.size === 1, { what: 'both see each other' });
+    const [ofA] = [...a.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    const [ofViewer] = [...viewer.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    await waitFor(
+      () => ofA!.iceConnectionState === 'connected' && ofViewer!.iceConnectionState === 'connected',
+      {
+        what: 'connected',
+      },
+    );
+    // long before the 8 s a waiting side gives an offer that does not come
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    expect(ofViewer!.transceivers).toEqual([
+      { kind: 'audio', direction: 'recvonly' },
+      { kind: 'video', direction: 'recvonly' },
+    ]);
+    expect(ofViewer!.offersMade).toBe(1);
+    expect(ofA!.tracks).toHaveLength(2);
+    a.end();
+    viewer.end();
+  });
+
   it('a third device joins a running call: a full mesh', async () => {
     const room = uniqueId('mesh');
     const calls = [await newCall(room), await newCall(room), await newCall(room)];

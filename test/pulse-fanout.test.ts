@@ -7,20 +7,23 @@ import type { WsConnection } from '../src/server/ws/endpoint.js';
 
 // The metrics fan-out in isolation: a subscriber whose socket does not drain gets the newest
 // frame per node, never a growing queue.
-function fakeConn(): WsConnection & { sent: string[]; buffered: number } {
+function fakeConn(): WsConnection & { sent: string[]; handed: (string | Buffer)[]; buffered: number } {
   const conn = {
     id: 'c',
     remoteIp: '127.0.0.1',
     identity: undefined,
     open: true,
     sent: [] as string[],
+    /** What the fan-out handed over, as it was (string or bytes). */
+    handed: [] as (string | Buffer)[],
     buffered: 0,
     get bufferedAmount() {
       return conn.buffered;
     },
     send: (f: unknown) => conn.sendText(JSON.stringify(f)),
-    sendText(text: string) {
-      conn.sent.push(text);
+    sendText(text: string | Buffer) {
+      conn.handed.push(text);
+      conn.sent.push(String(text));
       return true;
     },
     error() {},
@@ -50,6 +53,9 @@ describe('pulse fan-out', () => {
     expect(fast.sent).toHaveLength(1000);
     expect(slow.sent).toHaveLength(0);
     expect(sSlow.pending.size).toBe(3); // bounded by the number of nodes
+    // encoded once for all its subscribers: the slow one holds the very bytes the fast one got
+    expect(Buffer.isBuffer(fast.handed[999])).toBe(true);
+    expect(sSlow.pending.get('n0')).toBe(fast.handed[999]);
 
     await vi.advanceTimersByTimeAsync(100);
     expect(slow.sent).toHaveLength(0); // still not draining: nothing is written

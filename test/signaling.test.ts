@@ -151,6 +151,12 @@ describe('signaling on one node', () => {
         data: { candidate: `c${i + 1}` },
       });
     }
+    // what the check drops (an own __proto__ key in data) is not passed on as sent
+    b.sendRaw(
+      `{"type":"offer","roomId":"${room}","data":{"type":"offer","sdp":"p","__proto__":{"polluted":1}},"to":"${a.peerId}"}`,
+    );
+    expect((await a.next('offer')).data).toEqual({ type: 'offer', sdp: 'p' });
+    expect(raw.at(-1)!.text).not.toContain('__proto__');
     // a key written twice: every reader takes the last, the one the server checked
     b.sendRaw(`{"type":"ice","roomId":"${room}","data":{"candidate":"first"},"data":{"candidate":"c5"}}`);
     expect((await a.next('ice')).data).toEqual({ candidate: 'c5' });

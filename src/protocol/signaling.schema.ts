@@ -80,7 +80,8 @@ type _Checks = [
 ];
 
 export type SignalingParseResult =
-  | { ok: true; frame: SignalingRequestFrame }
+  /** `asSent`: a relay whose data is the parsed JSON itself, nothing dropped or converted. */
+  | { ok: true; frame: SignalingRequestFrame; asSent?: boolean }
   | { ok: false; code: typeof ErrorCode.badRequest | typeof ErrorCode.invalidRoom; message: string };
 
 type RelayFrame = Extract<SignalingRequestFrame, { type: SignalingRelayType }>;
@@ -128,7 +129,7 @@ export function relayFastPath(raw: unknown): RelayFrame | undefined {
  */
 export function parseSignalingFrame(raw: unknown): SignalingParseResult {
   const relay = relayFastPath(raw);
-  if (relay) return { ok: true, frame: relay };
+  if (relay) return { ok: true, frame: relay, asSent: true };
   const r = SignalingClientFrameSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

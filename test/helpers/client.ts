@@ -118,6 +118,14 @@ export class FakePeerConnection {
     if (this.signalingState !== 'have-remote-offer') this.#negotiationNeeded();
   }
 
+  /** Receive-only transceivers asked for (kind and direction). */
+  transceivers: { kind: string; direction: string | undefined }[] = [];
+
+  addTransceiver(kind: string, init?: { direction?: string }) {
+    this.transceivers.push({ kind, direction: init?.direction });
+    this.#negotiationNeeded();
+  }
+
   getTransceivers() {
     return [];
   }

@@ -163,7 +163,13 @@ export function createCall(options: CallOptions): Call {
       if (sending || pc.signalingState === 'closed') return;
       sending = true;
       clearTimeout(entry.waiting);
-      for (const track of localStream?.getTracks() ?? []) pc.addTrack(track, localStream!);
+      const tracks = localStream?.getTracks() ?? [];
+      for (const track of tracks) pc.addTrack(track, localStream!);
+      // a joiner without media still offers (to receive): the peer waits for that offer
+      if (offer && tracks.length === 0 && typeof pc.addTransceiver === 'function') {
+        pc.addTransceiver('audio', { direction: 'recvonly' });
+        pc.addTransceiver('video', { direction: 'recvonly' });
+      }
       preferOpusTransceivers(pc);
     };
     const link = createPeerLink(pc as unknown as NegotiatingConnection, {

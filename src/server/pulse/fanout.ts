@@ -11,6 +11,9 @@ export interface FanoutOptions {
   flushMs?: number;
 }
 
+/** Longest a slice of a fan-out runs before it yields to the event loop. */
+const SLICE_MS = 2;
+
 /** Fan-outs that may wait for their turn before new ones are sent without yielding. */
 export const MAX_QUEUED_FANOUTS = 256;
 
@@ -18,16 +21,21 @@ interface Job {
   topic: PulseTopic;
   /** Set for metrics (coalesced per node for slow subscribers). */
   nodeId: string | undefined;
-  text: string;
+  /** The frame, as UTF-8 bytes once it goes to more than one subscriber. */
+  text: string | Buffer;
   /** The live subscriber set's iterator: a subscriber added meanwhile gets the frame too. */
   subs: Iterator<PulseSession>;
   cancelled: boolean;
   sent: number;
 }
 
+/** A frame for many sockets is encoded to UTF-8 once, not once per socket by `ws`. */
+const encodeFor = (text: string, subscribers: number): string | Buffer =>
+  subscribers > 1 ? Buffer.from(text) : text;
+
 /**
  * Delivers frames to the subscribers of one server node. Every frame is serialised once by
- * the caller and the same string goes to every subscriber. Metrics are the hot path: a
+ * the caller, encoded once here, and the same bytes go to every subscriber. Metrics are the hot path: a
  * subscriber whose socket has more than `slowBytes` unsent keeps only the newest frame per
  * node (a map bounded by the number of nodes) and gets it when its socket drains, so a
  * slow dashboard sees fresh numbers rather than a growing backlog. Registry and task frames
@@ -102,7 +110,14 @@ export class Fanout {
   broadcast(topic: PulseTopic, text: string): void {
     const subs = this.#subs[topic];
     if (subs.size === 0) return;
-    this.#run({ topic, nodeId: undefined, text, subs: subs.values(), cancelled: false, sent: 0 });
+    this.#run({
+      topic,
+      nodeId: undefined,
+      text: encodeFor(text, subs.size),
+      subs: subs.values(),
+      cancelled: false,
+      sent: 0,
+    });
   }
 
   /**
@@ -121,12 +136,19 @@ export class Fanout {
     // a newer update of a node whose fan-out has not started yet replaces it
     for (const job of this.#jobs) {
       if (job.nodeId === nodeId && job.sent === 0 && !job.cancelled && job !== this.#jobs[0]) {
-        job.text = text;
+        job.text = encodeFor(text, subs.size);
         this.#coalesced.inc();
         return;
       }
     }
-    this.#run({ topic: 'metrics', nodeId, text, subs: subs.values(), cancelled: false, sent: 0 });
+    this.#run({
+      topic: 'metrics',
+      nodeId,
+      text: encodeFor(text, subs.size),
+      subs: subs.values(),
+      cancelled: false,
+      sent: 0,
+    });
   }
 
   /**
@@ -147,12 +169,16 @@ export class Fanout {
   #drain() {
     // past the queue's bound, fan-outs go out at once (the loop waits, as it did before
     // slicing) instead of growing the queue: frames keep coming faster than they drain
-    let budget = this.#jobs.length > MAX_QUEUED_FANOUTS ? Number.POSITIVE_INFINITY : SLICE;
+    const unbounded = this.#jobs.length > MAX_QUEUED_FANOUTS;
+    let budget = unbounded ? Number.POSITIVE_INFINITY : SLICE;
+    // a socket write is a system call: on a slow machine 256 of them take several ms, so a
+    // slice also ends after SLICE_MS (the clock is read every 32 sends)
+    const until = unbounded ? Number.POSITIVE_INFINITY : performance.now() + SLICE_MS;
     while (this.#jobs.length > 0) {
       const job = this.#jobs[0]!;
       for (;;) {
         if (job.cancelled) break;
-        if (budget-- <= 0) {
+        if (budget-- <= 0 || ((budget & 31) === 0 && performance.now() > until)) {
           setImmediate(() => this.#drain());
           return;
         }

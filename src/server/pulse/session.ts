@@ -11,7 +11,7 @@ export interface PulseSession {
   /** taskId → attempt delivered on this connection (bounded by the node's maxTasks, softly). */
   readonly inflight: Map<string, number>;
   /** nodeId → latest metrics frame waiting for this slow subscriber (coalesced). */
-  readonly pending: Map<string, string>;
+  readonly pending: Map<string, string | Buffer>;
 }
 
 export function createSession(conn: WsConnection): PulseSession {

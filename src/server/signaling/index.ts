@@ -103,17 +103,20 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
-    // a relay may reuse the sender's bytes of `data` (relay-frame.ts) when the frame holds
-    // nothing else, and runs now: a frame that queues must not keep the socket's read buffer
+    // a relay may reuse the sender's bytes of `data` (relay-frame.ts) when the check took
+    // the data as sent (the schema path drops keys such as `__proto__`), the frame holds
+    // nothing else, and it runs now: a frame that queues must not keep the socket's read buffer
     const f = parsed.frame;
-    const reuse =
+    const sent =
       bytes !== undefined &&
+      parsed.asSent === true &&
       peer.tail === undefined &&
-      (f.type === 'ice' || f.type === 'offer' || f.type === 'answer') &&
-      keyCount(raw) === (f.to === undefined ? 3 : 4);
+      keyCount(raw) === ('to' in f && f.to !== undefined ? 4 : 3)
+        ? bytes
+        : undefined;
     const accepted = runInOrder(
       peer,
-      () => handle(peer, f, reuse ? bytes : undefined),
+      () => handle(peer, f, sent),
       MAX_QUEUED_FRAMES,
       (error) => {
         log.error({ err: error, peerId: peer.id }, 'signaling frame failed');
