@@ -11,9 +11,6 @@ export interface FanoutOptions {
   flushMs?: number;
 }
 
-/** Longest a slice of a fan-out runs before it yields to the event loop. */
-const SLICE_MS = 2;
-
 /** Fan-outs that may wait for their turn before new ones are sent without yielding. */
 export const MAX_QUEUED_FANOUTS = 256;
 
@@ -169,16 +166,12 @@ export class Fanout {
   #drain() {
     // past the queue's bound, fan-outs go out at once (the loop waits, as it did before
     // slicing) instead of growing the queue: frames keep coming faster than they drain
-    const unbounded = this.#jobs.length > MAX_QUEUED_FANOUTS;
-    let budget = unbounded ? Number.POSITIVE_INFINITY : SLICE;
-    // a socket write is a system call: on a slow machine 256 of them take several ms, so a
-    // slice also ends after SLICE_MS (the clock is read every 32 sends)
-    const until = unbounded ? Number.POSITIVE_INFINITY : performance.now() + SLICE_MS;
+    let budget = this.#jobs.length > MAX_QUEUED_FANOUTS ? Number.POSITIVE_INFINITY : SLICE;
     while (this.#jobs.length > 0) {
       const job = this.#jobs[0]!;
       for (;;) {
         if (job.cancelled) break;
-        if (budget-- <= 0 || ((budget & 31) === 0 && performance.now() > until)) {
+        if (budget-- <= 0) {
           setImmediate(() => this.#drain());
           return;
         }
