@@ -3,7 +3,6 @@ import type { Logger } from '../observability/logger.js';
 import { type BusEvent, decodeBusEvent, encodeBusEvent, roomChannel, roomKey } from './bus.js';
 import type { SignalingMetrics } from './metrics.js';
 import type { Membership } from './peer.js';
-import { type RelayText, relayString } from './relay-frame.js';
 
 export type MemberEvent = Extract<BusEvent, { kind: 'join' | 'leave' }>;
 
@@ -83,7 +82,7 @@ export function createLocalRooms(options: { engine: Engine; logger: Logger; metr
     else deliverEvent(room, event);
   }
 
-  function deliverRelay(room: LocalRoom, from: string, to: string, frame: RelayText) {
+  function deliverRelay(room: LocalRoom, from: string, to: string, frame: string) {
     if (to) {
       const target = room.local.get(to);
       if (target) sendOrHold(target, frame);
@@ -96,9 +95,9 @@ export function createLocalRooms(options: { engine: Engine; logger: Logger; metr
    * A peer admitted on this node may be addressed by a peer of another node (which already
    * saw its lease) a moment before it has its `joined`: hold the frame until then.
    */
-  function sendOrHold(m: Membership, frame: RelayText) {
+  function sendOrHold(m: Membership, frame: string) {
     if (m.state === 'in') m.peer.conn.sendText(frame);
-    else if (m.state === 'joining' && m.admitted) hold(m, relayString(frame));
+    else if (m.state === 'joining' && m.admitted) hold(m, frame);
   }
 
   function hold(m: Membership, item: Membership['backlog'][number]) {

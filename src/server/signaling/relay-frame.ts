@@ -1,13 +1,8 @@
 import type { SignalingRelayType } from '../../protocol/signaling.js';
 
-/** A relayed frame: serialised text, or the same text as UTF-8 bytes. */
-export type RelayText = string | Buffer;
-
-const CLOSE = 0x7d; // '}'
-
 /**
- * The relayed frame `{"type","roomId","from","fromAddress","data"}` built around the bytes
- * of `data` as the sender sent them, without serialising it again: the SDK (and any client
+ * The relayed frame `{"type","roomId","from","fromAddress","data"}` built around the text
+ * of `data` as the sender sent it, without serialising it again: the SDK (and any client
  * that writes the fields in the protocol's order) sends `{"type":…,"roomId":…,"data":{…}}`
  * or the same with `,"to":…` last. Anything else (another order, spaces, escapes) returns
  * undefined and the caller serialises the parsed frame.
@@ -25,7 +20,7 @@ export function spliceRelay(
   to: string | undefined,
   from: string,
   fromAddress: string,
-): Buffer | undefined {
+): string | undefined {
   const head = `{"type":"${type}","roomId":"${roomId}","data":`;
   const tail = to === undefined ? '}' : `,"to":${JSON.stringify(to)}}`;
   const end = raw.length - tail.length;
@@ -33,14 +28,5 @@ export function spliceRelay(
   // latin1 reads each byte as one char: a non-ASCII byte never equals the ASCII we expect
   if (raw.toString('latin1', 0, head.length) !== head || raw.toString('latin1', end) !== tail)
     return undefined;
-  const out = `{"type":"${type}","roomId":"${roomId}","from":"${from}","fromAddress":"${fromAddress}","data":`;
-  const frame = Buffer.allocUnsafe(out.length + (end - head.length) + 1);
-  frame.write(out, 0, 'latin1');
-  raw.copy(frame, out.length, head.length, end);
-  frame[frame.length - 1] = CLOSE;
-  return frame;
+  return `{"type":"${type}","roomId":"${roomId}","from":"${from}","fromAddress":"${fromAddress}","data":${raw.toString('utf8', head.length, end)}}`;
 }
-
-/** The text of a relayed frame, for the bus and for a joining peer's backlog (rare paths). */
-export const relayString = (frame: RelayText): string =>
-  typeof frame === 'string' ? frame : frame.toString();

@@ -7,7 +7,7 @@ import { withJoinLock } from './join-lock.js';
 import { createLocalRooms, type LocalRoom, type MemberEvent } from './local-rooms.js';
 import type { SignalingMetrics } from './metrics.js';
 import { type Membership, type Peer, roomsToWrite } from './peer.js';
-import { type RelayText, relayString, spliceRelay } from './relay-frame.js';
+import { spliceRelay } from './relay-frame.js';
 
 export type LeaveReason = 'leave' | 'end' | 'disconnect';
 
@@ -156,7 +156,7 @@ export function createRooms(options: RoomsOptions) {
       peer.conn.error(ErrorCode.unknownPeer, 'A peer cannot send to itself');
       return;
     }
-    const frame: RelayText =
+    const frame =
       (raw && spliceRelay(raw, type, roomId, to, peer.id, peer.address)) ??
       JSON.stringify({ type, roomId, from: peer.id, fromAddress: peer.address, data });
     if (to) {
@@ -166,7 +166,7 @@ export function createRooms(options: RoomsOptions) {
         metrics.relayedLocal.inc();
         return;
       }
-      const event: BusEvent = { kind: 'relay', origin: self, from: peer.id, to, frame: relayString(frame) };
+      const event: BusEvent = { kind: 'relay', origin: self, from: peer.id, to, frame };
       if (m.known.has(to)) {
         metrics.relayedRemote.inc();
         return publish(room, event);
@@ -190,7 +190,7 @@ export function createRooms(options: RoomsOptions) {
     metrics.relayedLocal.inc();
     if (hasRemote(room, m)) {
       metrics.relayedRemote.inc();
-      return publish(room, { kind: 'relay', origin: self, from: peer.id, to: '', frame: relayString(frame) });
+      return publish(room, { kind: 'relay', origin: self, from: peer.id, to: '', frame });
     }
   }
 
