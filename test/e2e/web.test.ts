@@ -149,6 +149,24 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     expect(await prompt.count()).toBe(0);
   });
 
+  it('leaving the call page ends the call: both can be called again at once', async () => {
+    await go(a.page, `#/chat/${addrB}`);
+    await go(b.page, `#/chat/${addrA}`);
+    await a.page.getByRole('button', { name: 'Audio call' }).click();
+    await b.page
+      .getByRole('alertdialog', { name: /Incoming audio call/ })
+      .getByRole('button', { name: 'Accept' })
+      .click({ timeout: T });
+    await Promise.all([expectConnected(a, 'A'), expectConnected(b, 'B')]);
+    // both go elsewhere in the app without pressing Hang up
+    await go(a.page, `#/chat/${addrB}`);
+    await go(b.page, `#/chat/${addrA}`);
+    await a.page.getByRole('button', { name: 'Audio call' }).click();
+    const again = b.page.getByRole('alertdialog', { name: /Incoming audio call/ });
+    await again.getByRole('button', { name: 'Reject' }).click({ timeout: T });
+    await a.page.getByText('declined the call').waitFor({ timeout: T });
+  });
+
   it('a relay-only video call connects through coturn with the server’s ephemeral credentials', async () => {
     const room = `relay-${Date.now()}`;
     await go(a.page, `#/call/${room}?media=video&relay=1&join=1`);

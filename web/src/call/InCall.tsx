@@ -1,4 +1,4 @@
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { useMessaging } from '../chat/messaging.js';
 import { Address } from '../components/Address.js';
 import { ErrorNote } from '../components/ErrorNote.js';
@@ -48,6 +48,16 @@ export function InCall({ setup, autoJoin }: { setup: CallSetup; autoJoin: boolea
     hangUp();
     endCall(setup.roomId);
   };
+  // leaving the page while in the call (another tab of the app, the back button) ends it as
+  // Hang up does: otherwise the server keeps both sides busy and the next call to them fails
+  const inCall = useRef(false);
+  inCall.current = status === 'joining' || status === 'active';
+  useEffect(
+    () => () => {
+      if (inCall.current) endCall(setup.roomId);
+    },
+    [endCall, setup.roomId],
+  );
   const video = setup.media === 'video';
   const waiting = call.status === 'active' && call.peers.length === 0;
 
