@@ -86,34 +86,27 @@ export function createLaneHistory(options: {
     range,
     async append(sid, lane, events) {
       const encoded = events.map((e) => encode(e.type, serialise(e.data, options.maxEventBytes)));
-      // A publisher's event id claims its slot first; a retry finds the slot taken.
-      const fresh = await Promise.all(
-        events.map((e) =>
-          e.id === undefined ? true : engine.setIfAbsent(publishedKey(sid, lane, e.id), '', ttlMs),
-        ),
-      );
       const key = laneKey(sid, lane);
-      // Issued in one tick and in order, so the stream ids follow the batch order.
-      const appended = await Promise.all(
-        encoded.map((data, i) => (fresh[i] ? engine.streamAppend(key, data, appendOptions) : null)),
-      );
-      const ids = await Promise.all(
-        appended.map(async (id, i) => {
+      // An event with a publisher id is appended at most once, atomically with the claim of
+      // its id (a claim followed by a failed append would make the retry a "duplicate" of
+      // an event that was never stored). Issued in one tick and in order, so the stream ids
+      // follow the batch order.
+      const results = await Promise.all(
+        encoded.map((data, i) => {
           const eventId = events[i]!.id;
-          if (eventId === undefined) return id!;
-          if (id !== null) {
-            await engine.set(publishedKey(sid, lane, eventId), id, ttlMs);
-            return id;
-          }
-          return (await engine.get(publishedKey(sid, lane, eventId))) ?? '';
+          return eventId === undefined
+            ? engine.streamAppend(key, data, appendOptions).then((id) => ({ id, created: true }))
+            : engine.streamAppendOnce(key, data, publishedKey(sid, lane, eventId), ttlMs, appendOptions);
         }),
       );
+      const ids = results.map((r) => r.id);
+      const appended = results.map((r) => (r.created ? r.id : null));
       const last = appended.filter((id) => id !== null).at(-1);
       if (last) {
         // Stored before notified: a node that hears of X can read up to X.
         await engine.publish(laneChannel(sid, lane), last).catch((e: Error) => options.onNotifyError(e));
       }
-      return { ids, duplicates: fresh.filter((f) => !f).length };
+      return { ids, duplicates: results.filter((r) => !r.created).length };
     },
 
     async resume(sid, lane, lastId) {
