@@ -25,7 +25,7 @@ describe('messaging calls', () => {
   const users = () => Promise.all([newUser(srv.url), newUser(srv.url), newUser(srv.url)]);
 
   beforeAll(async () => {
-    srv = await startServer({ callRingTimeoutMs: 400 });
+    srv = await startServer({ callRingTimeoutMs: 400, callLeftGraceMs: 300 });
   });
   afterAll(async () => {
     closeAll(...open);
@@ -180,5 +180,37 @@ describe('messaging calls', () => {
     const ended = next(b, 'call:ended');
     a.close();
     expect(await ended).toEqual({ roomId, from: alice.address, reason: 'cancelled' });
+  });
+
+  it('an active call ends when every device of one party left and none came back in time', async () => {
+    const [alice, bob, carol] = await users();
+    const [a, b, c] = await Promise.all([client(alice), client(bob), client(carol)]);
+    const roomId = uniqueId('room');
+    const ring = next(b, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    expect(await call(b, 'call:accepted', { roomId })).toEqual({ ok: true });
+    // a reload: alice's device leaves and a new one connects within the grace period
+    const ends = record(b, 'call:ended');
+    a.close();
+    const a2 = await client(alice);
+    // nothing to wait for but time: twice the 300 ms grace passes with the call still on
+    await new Promise((r) => setTimeout(r, 600));
+    expect(ends).toEqual([]);
+    expect(
+      await call(c, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' }),
+    ).toMatchObject({ ok: false, error: { code: 'busy' } });
+    // the tab closed: no device of alice's comes back
+    const ended = next(b, 'call:ended');
+    a2.close();
+    expect(await ended).toEqual({ roomId, from: alice.address, reason: 'left' });
+    // bob is free again
+    const second = uniqueId('room');
+    expect(await call(c, 'call:invite', { to: bob.address, roomId: second, media: 'audio' })).toEqual({
+      ok: true,
+      roomId: second,
+      status: 'ringing',
+    });
+    await call(c, 'call:ended', { roomId: second });
   });
 });

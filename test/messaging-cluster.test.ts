@@ -37,7 +37,7 @@ describe('messaging across two nodes (Redis)', () => {
   };
 
   beforeAll(async () => {
-    [a, b] = await startCluster({ typingTimeoutMs: 300, callRingTimeoutMs: 500 });
+    [a, b] = await startCluster({ typingTimeoutMs: 300, callRingTimeoutMs: 500, callLeftGraceMs: 300 });
   });
   afterAll(async () => {
     closeAll(...open);
@@ -161,6 +161,25 @@ describe('messaging across two nodes (Redis)', () => {
     ]);
     expect([ra.status, rb.status].sort()).toEqual(['accepted', 'ringing']);
     expect(ra.roomId).toBe(rb.roomId);
+  });
+
+  it('an active call ends across nodes when the party on the other node keeps no device', async () => {
+    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [caller, callee, callerElsewhere] = await Promise.all([on(a, alice), on(b, bob), on(b, alice)]);
+    const roomId = uniqueId('room');
+    const ring = next(callee, 'call:incoming');
+    await call(caller, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    expect(await call(callee, 'call:accepted', { roomId })).toEqual({ ok: true });
+    const ends = record(callee, 'call:ended');
+    // alice still has a device on node b: her leaving node a ends nothing
+    caller.close();
+    // nothing to wait for but time: twice the 300 ms grace
+    await new Promise((r) => setTimeout(r, 600));
+    expect(ends).toEqual([]);
+    callerElsewhere.close();
+    await waitFor(() => ends.length > 0, { what: "call:ended after alice's last device left" });
+    expect(ends).toEqual([{ roomId, from: alice.address, reason: 'left' }]);
   });
 
   it('p3:broadcast reaches clients of both nodes; p3:messages is stored once', async () => {

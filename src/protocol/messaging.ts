@@ -114,6 +114,8 @@ export const CallEndReason = {
   cancelled: 'cancelled',
   missed: 'missed',
   hangup: 'hangup',
+  /** Every device of the other party left and none came back within P3_CALL_LEFT_GRACE. */
+  left: 'left',
 } as const;
 
 // ── acks and event maps ──────────────────────────────────────────────────────────

@@ -212,6 +212,12 @@ export const CONFIG_SPEC = {
     'Time an unanswered call invite rings before it is missed (ms)',
     int(100, 600_000),
   ),
+  callLeftGraceMs: spec(
+    'P3_CALL_LEFT_GRACE',
+    '30000',
+    'An active call ends when every device of one party has left for this long (ms)',
+    int(100, 3_600_000),
+  ),
   recoveryMs: spec(
     'P3_SIO_RECOVERY',
     '120000',

@@ -51,6 +51,10 @@ export function createCalls(deps: {
   metrics: Metrics;
   now: () => number;
   ringTimeoutMs: number;
+  /** An active call ends this long after every device of one party left (none came back). */
+  leftGraceMs: number;
+  /** Whether the address has a connected device on any node. */
+  hasDevices: (address: Address) => Promise<boolean>;
   maxTimers: number;
 }) {
   const { engine, io, now, ringTimeoutMs } = deps;
@@ -62,6 +66,8 @@ export function createCalls(deps: {
   const timers = new Map<string, NodeJS.Timeout>();
   /** socket id → roomId of the call it is ringing out (cancelled when it leaves). */
   const outgoing = new Map<string, string>();
+  /** address → the check, after the grace period, of an active call whose party left. */
+  const leftTimers = new Map<Address, NodeJS.Timeout>();
   const outcomes = deps.metrics.counter('p3_messaging_calls_total', 'Call invitations by outcome', [
     'outcome',
   ]);
@@ -170,6 +176,18 @@ export function createCalls(deps: {
     return { ok: true };
   }
 
+  /** Ends `roomId` if it is still `me`'s active call and no device of `me` is connected. */
+  async function endIfLeft(me: Address, roomId: string) {
+    const call = await load(roomId);
+    if (call?.state !== 'active' || (call.caller !== me && call.callee !== me)) return;
+    if (await deps.hasDevices(me)) return;
+    if ((await engine.get(busyKey(me))) !== roomId) return;
+    const other = call.caller === me ? call.callee : call.caller;
+    outcomes.inc({ outcome: 'left' });
+    io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: CallEndReason.left });
+    await cleanup(call);
+  }
+
   return {
     accept,
     reject,
@@ -260,20 +278,44 @@ export function createCalls(deps: {
       }
     },
 
-    /** The socket left: a call it was still ringing out is cancelled. */
+    /**
+     * The socket left: a call it was still ringing out is cancelled; an active call of its
+     * address ends (`left`) if no device of the address is connected after the grace period
+     * (a reload or a network change comes back well within it). Without this, a party that
+     * closed the tab would keep both sides busy for the call's 6 h lifetime.
+     */
     async drop(socket: MsgSocket) {
+      const me = socket.data.address;
       const roomId = outgoing.get(socket.id);
-      if (!roomId) return;
-      outgoing.delete(socket.id);
-      const call = await load(roomId);
-      if (call?.state === 'ringing' && call.caller === socket.data.address) {
-        await end(socket, roomId, CallEndReason.cancelled);
+      if (roomId) {
+        outgoing.delete(socket.id);
+        const call = await load(roomId);
+        if (call?.state === 'ringing' && call.caller === me) {
+          await end(socket, roomId, CallEndReason.cancelled);
+          return;
+        }
       }
+      const active = await engine.get(busyKey(me));
+      if (!active) return;
+      // the grace runs from the last device that left
+      clearTimeout(leftTimers.get(me));
+      leftTimers.delete(me);
+      if (leftTimers.size >= deps.maxTimers) return;
+      const t = setTimeout(() => {
+        leftTimers.delete(me);
+        endIfLeft(me, active).catch((e) =>
+          deps.logger.warn({ err: e, roomId: active }, 'left-call check failed'),
+        );
+      }, deps.leftGraceMs);
+      t.unref();
+      leftTimers.set(me, t);
     },
 
     close() {
       for (const t of timers.values()) clearTimeout(t);
+      for (const t of leftTimers.values()) clearTimeout(t);
       timers.clear();
+      leftTimers.clear();
       outgoing.clear();
     },
   };

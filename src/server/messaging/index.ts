@@ -85,6 +85,8 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     metrics,
     now,
     ringTimeoutMs: config.callRingTimeoutMs,
+    leftGraceMs: config.callLeftGraceMs,
+    hasDevices: (address) => presence.hasDevices(address),
     maxTimers: 100_000,
   });
   const addressOf = (socket: MsgSocket) => socket.data.address;

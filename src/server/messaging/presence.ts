@@ -123,6 +123,11 @@ export function createPresence(deps: {
       await settle(address);
     },
 
+    /** Whether any device of the address is connected, on any node. */
+    async hasDevices(address: Address): Promise<boolean> {
+      return (await engine.leaseMembers(devKey(address))).length > 0;
+    },
+
     /** A device set the address's status (online, away, busy): the last one set wins. */
     async set(address: Address, status: Exclude<PresenceStatus, 'offline'>) {
       await publish(address, status);

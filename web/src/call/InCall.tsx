@@ -22,6 +22,7 @@ const REASON_WORDS: Record<string, string> = {
   cancelled: 'cancelled the call.',
   answered_elsewhere: 'answered on another device.',
   rejected_elsewhere: 'declined on another device.',
+  left: 'left (no device of theirs is connected).',
 };
 
 function newsWords(news: { what: 'accepted' | 'rejected' | 'ended'; reason?: string }): string {
