@@ -74,6 +74,14 @@ export function createCalls(deps: {
   deps.metrics.gauge('p3_messaging_ringing_calls', 'Ring timers on this node', [], function () {
     this.set(timers.size);
   });
+  deps.metrics.gauge(
+    'p3_messaging_left_call_checks',
+    'Active calls waiting out P3_CALL_LEFT_GRACE after a party left, on this node',
+    [],
+    function () {
+      this.set(leftTimers.size);
+    },
+  );
 
   const load = async (roomId: string): Promise<Call | undefined> => {
     const raw = await engine.get(roomKey(roomId));
