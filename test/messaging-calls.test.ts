@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallIncoming } from '../src/protocol/messaging.js';
 import {
+  answeredCall,
   atLeast,
   type Client,
   call,
@@ -186,10 +187,7 @@ describe('messaging calls', () => {
     const [alice, bob, carol] = await users();
     const [a, b, c] = await Promise.all([client(alice), client(bob), client(carol)]);
     const roomId = uniqueId('room');
-    const ring = next(b, 'call:incoming');
-    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
-    expect(await call(b, 'call:accepted', { roomId })).toEqual({ ok: true });
+    await answeredCall(a, b, bob.address, roomId);
     // a reload: alice's device leaves and a new one connects within the grace period
     const ends = record(b, 'call:ended');
     a.close();

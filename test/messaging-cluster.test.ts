@@ -2,13 +2,14 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DirectMessage, PresenceState } from '../src/protocol/messaging.js';
 import {
+  answeredCall,
   atLeast,
   type Client,
   call,
   closeAll,
   connect,
   dropTransport,
-  newUser,
+  newUsers,
   next,
   reconnect,
   record,
@@ -45,7 +46,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('delivers a DM to devices on both nodes, with receipts back to the sender', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const sender = await on(a, alice);
     const senderElsewhere = await on(b, alice);
     const [onA, onB] = await Promise.all([on(a, bob), on(b, bob)]);
@@ -73,7 +74,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('drains the inbox stored through one node on the other, in order', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const sender = await on(a, alice);
     const ids: string[] = [];
     for (let i = 0; i < 20; i++)
@@ -87,7 +88,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('a client killed mid-delivery gets the rest on reconnect, nothing lost', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const sender = await on(a, alice);
     for (let i = 0; i < 60; i++) sender.emit('message:send', { to: bob.address, content: `${i}` }, () => {});
     const seen = new Map<string, DirectMessage>();
@@ -118,7 +119,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('presence aggregated over devices on both nodes', async () => {
-    const [watcher, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [watcher, bob] = await newUsers(a.url, 2);
     const w = await on(a, watcher);
     const updates: PresenceState[] = record(w, 'presence:update');
     await call(w, 'presence:subscribe', { addresses: [bob.address] });
@@ -134,7 +135,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('typing and calls work across nodes; accept on one node stops the ring on the other', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const caller = await on(a, alice);
     const [b1, b2] = await Promise.all([on(b, bob), on(a, bob)]);
     const typing = record(b1, 'typing:indicator');
@@ -164,13 +165,10 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('an active call ends across nodes when the party on the other node keeps no device', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const [caller, callee, callerElsewhere] = await Promise.all([on(a, alice), on(b, bob), on(b, alice)]);
     const roomId = uniqueId('room');
-    const ring = next(callee, 'call:incoming');
-    await call(caller, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
-    expect(await call(callee, 'call:accepted', { roomId })).toEqual({ ok: true });
+    await answeredCall(caller, callee, bob.address, roomId);
     const ends = record(callee, 'call:ended');
     // alice still has a device on node b: her leaving node a ends nothing
     caller.close();
@@ -183,7 +181,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('p3:broadcast reaches clients of both nodes; p3:messages is stored once', async () => {
-    const [alice, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [alice, bob] = await newUsers(a.url, 2);
     const [x, y] = await Promise.all([on(a, alice), on(b, bob)]);
     const tag = uniqueId('ann');
     const anns = [next(x, 'system:announcement'), next(y, 'system:announcement')];
@@ -203,7 +201,7 @@ describe('messaging across two nodes (Redis)', () => {
 
   it('a node shutting down gracefully takes its users offline at once (no lease wait)', async () => {
     const c = await startServer({ redisUrl: REDIS_URL });
-    const [watcher, bob] = await Promise.all([newUser(a.url), newUser(a.url)]);
+    const [watcher, bob] = await newUsers(a.url, 2);
     const w = await on(a, watcher);
     const updates: PresenceState[] = record(w, 'presence:update');
     await call(w, 'presence:subscribe', { addresses: [bob.address] });
@@ -218,12 +216,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('connection-state recovery: a short disconnect loses no room event', async () => {
-    const [alice, bob, carol, dave] = await Promise.all([
-      newUser(a.url),
-      newUser(a.url),
-      newUser(a.url),
-      newUser(a.url),
-    ]);
+    const [alice, bob, carol, dave] = await newUsers(a.url, 4);
     const watcher = await on(b, bob, undefined, { transports: ['websocket'] });
     const updates = record(watcher, 'presence:update');
     await call(watcher, 'presence:subscribe', { addresses: [alice.address, carol.address] });
@@ -248,7 +241,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it('a sender that comes back gets the delivery receipts it missed while away', async () => {
-    const [alice, bob, carol] = await Promise.all([newUser(a.url), newUser(a.url), newUser(a.url)]);
+    const [alice, bob, carol] = await newUsers(a.url, 3);
     const sender = await on(a, alice, undefined, { transports: ['websocket'] });
     const receiver = await on(b, bob);
     // a room event gives the client an offset, which connection-state recovery needs
@@ -313,12 +306,7 @@ describe('messaging across two nodes (Redis)', () => {
   });
 
   it("does not restore a recovered session for another address's token, nor leak what it missed", async () => {
-    const [alice, mallory, carol, dave] = await Promise.all([
-      newUser(a.url),
-      newUser(a.url),
-      newUser(a.url),
-      newUser(a.url),
-    ]);
+    const [alice, mallory, carol, dave] = await newUsers(a.url, 4);
     const victim = await on(a, alice, undefined, { transports: ['websocket'] });
     await call(victim, 'presence:subscribe', { addresses: [carol.address] });
     const updates = record(victim, 'presence:update') as PresenceState[];

@@ -94,6 +94,27 @@ export function next<E extends keyof ServerToClientEvents>(
   });
 }
 
+/** `n` fresh users signed in on `baseUrl`. */
+export function newUsers(baseUrl: string, n: 2): Promise<[User, User]>;
+export function newUsers(baseUrl: string, n: 3): Promise<[User, User, User]>;
+export function newUsers(baseUrl: string, n: 4): Promise<[User, User, User, User]>;
+export function newUsers(baseUrl: string, n: number): Promise<User[]> {
+  return Promise.all(Array.from({ length: n }, () => newUser(baseUrl)));
+}
+
+/**
+ * `caller` rings `callee` (a device of `to`) in `roomId` and the callee accepts: an active
+ * call. Throws if the invite or the accept is refused.
+ */
+export async function answeredCall(caller: Client, callee: Client, to: `0x${string}`, roomId: string) {
+  const ring = next(callee, 'call:incoming');
+  const invited = await call(caller, 'call:invite', { to, roomId, media: 'audio' });
+  if (!invited.ok) throw new Error(`invite refused: ${JSON.stringify(invited)}`);
+  await ring;
+  const accepted = await call(callee, 'call:accepted', { roomId });
+  if (!accepted.ok) throw new Error(`accept refused: ${JSON.stringify(accepted)}`);
+}
+
 export function closeAll(...sockets: (Client | undefined)[]) {
   for (const s of sockets) s?.close();
 }
