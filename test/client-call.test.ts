@@ -17,6 +17,13 @@ function fakeStream() {
   return { tracks, getTracks: () => tracks } as unknown as MediaStream & { tracks: typeof tracks };
 }
 
+/** The fake connection of a call with exactly one peer. */
+function onlyConnection(c: Call): FakePeerConnection {
+  const [peer, ...more] = [...c.peers.values()];
+  if (!peer || more.length > 0) throw new Error(`expected one peer, have ${c.peers.size}`);
+  return peer.connection as unknown as FakePeerConnection;
+}
+
 /**
  * createCall in Node: the real server (ICE config, signaling), a fake RTCPeerConnection
  * (the media itself is tested in a browser elsewhere).
@@ -104,18 +111,17 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     await a.join();
     await b.join();
     await waitFor(() => a.peers.size === 1 && b.peers.size === 1, { what: 'both see each other' });
-    const [ofA] = [...a.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
-    const [ofB] = [...b.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    const [ofA, ofB] = [onlyConnection(a), onlyConnection(b)];
     await waitFor(
-      () => [ofA!, ofB!].every((p) => p.signalingState === 'stable' && p.iceConnectionState === 'connected'),
+      () => [ofA, ofB].every((p) => p.signalingState === 'stable' && p.iceConnectionState === 'connected'),
       { what: 'negotiated and connected' },
     );
     // no glare on a join: b offered once, a answered (its tracks rode on the answer)
-    expect(ofB!.offersMade).toBe(1);
-    expect(ofA!.offersMade).toBe(0);
-    expect(ofA!.localDescription?.type).toBe('answer');
-    expect(ofA!.tracks).toHaveLength(2);
-    expect(ofB!.tracks).toHaveLength(2);
+    expect(ofB.offersMade).toBe(1);
+    expect(ofA.offersMade).toBe(0);
+    expect(ofA.localDescription?.type).toBe('answer');
+    expect(ofA.tracks).toHaveLength(2);
+    expect(ofB.tracks).toHaveLength(2);
     a.end();
     b.end();
   });
@@ -128,22 +134,21 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     const t0 = Date.now();
     await viewer.join();
     await waitFor(() => a.peers.size === 1 && viewer.peers.size === 1, { what: 'both see each other' });
-    const [ofA] = [...a.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
-    const [ofViewer] = [...viewer.peers.values()].map((p) => p.connection as unknown as FakePeerConnection);
+    const [ofA, ofViewer] = [onlyConnection(a), onlyConnection(viewer)];
     await waitFor(
-      () => ofA!.iceConnectionState === 'connected' && ofViewer!.iceConnectionState === 'connected',
+      () => ofA.iceConnectionState === 'connected' && ofViewer.iceConnectionState === 'connected',
       {
         what: 'connected',
       },
     );
     // long before the 8 s a waiting side gives an offer that does not come
     expect(Date.now() - t0).toBeLessThan(5_000);
-    expect(ofViewer!.transceivers).toEqual([
+    expect(ofViewer.transceivers).toEqual([
       { kind: 'audio', direction: 'recvonly' },
       { kind: 'video', direction: 'recvonly' },
     ]);
-    expect(ofViewer!.offersMade).toBe(1);
-    expect(ofA!.tracks).toHaveLength(2);
+    expect(ofViewer.offersMade).toBe(1);
+    expect(ofA.tracks).toHaveLength(2);
     a.end();
     viewer.end();
   });

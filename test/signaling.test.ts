@@ -38,6 +38,15 @@ describe('signaling on one node', () => {
     open.push(c);
     return c;
   };
+  /** Two authenticated peers that both joined a fresh room. */
+  const twoInRoom = async () => {
+    const room = uniqueId('room');
+    const a = await peer();
+    const b = await peer();
+    await join(a, room);
+    await join(b, room);
+    return { room, a, b };
+  };
   beforeAll(async () => {
     t = await startServer({ roomMaxPeers: 3 });
   });
@@ -118,11 +127,7 @@ describe('signaling on one node', () => {
   });
 
   it('relays the data as the sender wrote it, as text, and nothing of the sender poses as from', async () => {
-    const room = uniqueId('room');
-    const a = await peer();
-    const b = await peer();
-    await join(a, room);
-    await join(b, room);
+    const { room, a, b } = await twoInRoom();
     const raw: { text: string; binary: boolean }[] = [];
     a.ws.on('message', (d, binary) => raw.push({ text: String(d), binary }));
     // the SDK's field order: the data bytes go out as they came (key order, escapes, non-ASCII)
@@ -189,11 +194,7 @@ describe('signaling on one node', () => {
   });
 
   it('joining twice answers joined again without a second peer_joined', async () => {
-    const room = uniqueId('room');
-    const a = await peer();
-    const b = await peer();
-    await join(a, room);
-    await join(b, room);
+    const { room, a, b } = await twoInRoom();
     await a.next('peer_joined');
     expect((await join(b, room)).peers).toEqual([{ peerId: a.peerId, address: a.address }]);
     await alive(a);
