@@ -151,6 +151,7 @@ export function createTransport(ctx: SurfaceContext): Transport {
       io,
       engine: ctx.engine,
       recoveryMs: config.recoveryMs,
+      now: ctx.now,
       verify: (token) => ctx.auth.tokens.verify(token),
       logger: ctx.logger,
     });
@@ -284,6 +285,7 @@ function guardRecovery(deps: {
   io: MsgServer;
   engine: SurfaceContext['engine'];
   recoveryMs: number;
+  now: () => number;
   verify: (token: string) => Promise<{ address: Address } | null>;
   logger: SurfaceContext['logger'];
 }): void {
@@ -297,7 +299,7 @@ function guardRecovery(deps: {
   // runs before Socket.IO saves the session: a recovery then knows when it left (receipts
   // since then are replayed) and who owns it
   function onDisconnecting(this: MsgSocket) {
-    this.data.leftAt = Date.now();
+    this.data.leftAt = deps.now();
     const pid = (this as unknown as { pid?: unknown }).pid;
     if (typeof pid !== 'string') return;
     engine
