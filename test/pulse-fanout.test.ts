@@ -10,7 +10,6 @@ import type { WsConnection } from '../src/server/ws/endpoint.js';
 function fakeConn(): WsConnection & { sent: string[]; handed: (string | Buffer)[]; buffered: number } {
   const conn = {
     id: 'c',
-    remoteIp: '127.0.0.1',
     identity: undefined,
     open: true,
     sent: [] as string[],

@@ -19,6 +19,8 @@ export interface BenchServer {
   proc: ChildProcess;
   /** Heap used after a full GC, in bytes. */
   heap(): Promise<number>;
+  /** Writes a heap snapshot (after a full GC) to `path`; resolves to the heap used then. */
+  snapshot(path: string): Promise<number>;
   cpu(): number;
   stop(): Promise<void>;
 }
@@ -66,6 +68,14 @@ export async function startBenchServer(
         if (m.id === id) return m.heap ?? Number.NaN;
       }
     },
+    async snapshot(path: string) {
+      const id = ++seq;
+      proc.send({ cmd: 'snapshot', id, path });
+      for (;;) {
+        const [m] = (await once(proc, 'message')) as [{ id?: number; heap?: number }];
+        if (m.id === id) return m.heap ?? Number.NaN;
+      }
+    },
     cpu: () => cpuSeconds(proc.pid ?? 0),
     async stop() {
       if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -81,8 +91,15 @@ export async function startBenchServer(
 
 /** Called by a bench server module once it listens: reports the port and serves heap queries. */
 export function serveBenchIpc(port: number): void {
-  process.on('message', (m: { cmd?: string; id?: number }) => {
-    if (m.cmd === 'heap') {
+  process.on('message', (m: { cmd?: string; id?: number; path?: string }) => {
+    if (m.cmd === 'snapshot' && m.path) {
+      // a heap snapshot for bench/heapdiff.ts (where an idle connection's bytes go)
+      (globalThis as { gc?: () => void }).gc?.();
+      void import('node:v8').then((v8) => {
+        v8.writeHeapSnapshot(m.path);
+        process.send?.({ id: m.id, heap: process.memoryUsage().heapUsed });
+      });
+    } else if (m.cmd === 'heap') {
       const g = (globalThis as { gc?: () => void }).gc;
       g?.();
       g?.();

@@ -12,6 +12,7 @@ import { HttpError, sendError, sendJson } from './http/errors.js';
 import { createOriginPolicy } from './http/origin.js';
 import { type RouteContext, Router } from './http/router.js';
 import { createStaticHandler } from './http/static.js';
+import { destroyOnError } from './http/upgrade-socket.js';
 import { createLanesSurface, type LanesApi, lanesApi } from './lanes/index.js';
 import { createMessagingSurface, type MessagingApi, messagingApi } from './messaging/index.js';
 import { createLogger, type Logger, safeUrl } from './observability/logger.js';
@@ -46,7 +47,7 @@ export interface RealtimeServer {
   readonly auth: AuthContext;
   /** Publish to SSE lanes and create lane sessions from embedding code. */
   readonly lanes: LanesApi;
-  /** The Socket.IO messaging server (emit to `u:<address>` to reach every device of an address). */
+  /** The Socket.IO messaging server (emit to a checksummed address, a room, to reach every device of it). */
   readonly messaging: MessagingApi;
   readonly httpServer: Server;
   /** Starts serving; resolves with the bound address. */
@@ -66,10 +67,6 @@ const SURFACES: SurfaceFactory[] = [
   createPulseSurface,
   createMessagingSurface,
 ];
-
-function destroyOnError(this: Duplex) {
-  this.destroy();
-}
 
 /**
  * The one composition root: config, engine, logger, metrics, auth, HTTP and the surfaces.
@@ -216,7 +213,6 @@ export async function createRealtimeServer(options: RealtimeServerOptions = {}):
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
-    // a shared listener: a closure here would keep this request's URL alive with the socket
     socket.on('error', destroyOnError);
     let url: URL;
     try {

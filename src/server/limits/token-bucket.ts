@@ -2,6 +2,21 @@
  * A token bucket: `rate` tokens per second, holding at most `burst`. Used per
  * connection (frames) and per remote address (REST calls).
  */
+/**
+ * A token bucket kept by its owner in two small integers (a bucket per connection, inline:
+ * no object, and no 16-byte heap box per fractional or epoch-ms field): `milli`, its
+ * thousandths of a token, refilled here for `elapsedMs` whole ms at `rate` tokens per
+ * second, up to `burst` tokens.
+ */
+export const refill = (milli: number, elapsedMs: number, rate: number, burst: number): number =>
+  elapsedMs > 0 ? Math.min(burst * 1000, milli + Math.floor(elapsedMs * rate)) : milli;
+
+/** Whole ms since this clock was made: small integers for the inline buckets above. */
+export function msClock(now: () => number): () => number {
+  const epoch = now();
+  return () => Math.floor(now() - epoch);
+}
+
 export class TokenBucket {
   #tokens: number;
   #last: number;

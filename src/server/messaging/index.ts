@@ -26,7 +26,7 @@ export type { MsgServer, MsgSocket } from './transport.js';
 
 /** The messaging surface as embedders (and the shard worker) see it. */
 export interface MessagingApi {
-  /** The Socket.IO server: emit to `u:<address>` rooms to reach every device of an address. */
+  /** The Socket.IO server: emit to a checksummed address (a room) to reach every device of it. */
   readonly io: MsgServer;
   /** Its engine.io server (the shard worker reports sessions from it for sticky routing). */
   readonly engineIo: EngineServer;
@@ -159,6 +159,7 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
   // one listener for every socket (`this` is the socket): no closure per connection
   function onDisconnect(this: MsgSocket) {
     connections.dec();
+    transport.detach(this);
     delivery.detach(this);
     typing.drop(this);
     track(Promise.all([presence.disconnect(this), calls.drop(this)]));

@@ -46,6 +46,11 @@ export interface Transport {
    */
   writable(socket: MsgSocket): boolean;
   /**
+   * A socket disconnected: its address's count goes down. Called from the surface's one
+   * 'disconnect' listener (a second listener per socket costs an array per connection).
+   */
+  detach(socket: MsgSocket): void;
+  /**
    * Unsent bytes of a socket: engine.io's packet queue plus what the WebSocket still holds
    * (string lengths, so an estimate for non-ASCII text); counting stops past `limit`.
    */
@@ -89,6 +94,9 @@ function refusal(code: string, message: string): Error {
  * Limits: P3_MAX_CONNECTIONS (shared budget), not-yet-connected sessions per IP,
  * sockets per address, 1 MiB packets, handshake token auth.
  */
+/** What a connected socket's handshake keeps of its auth: nothing, one object for all. */
+const NO_AUTH = Object.freeze({});
+
 export function createTransport(ctx: SurfaceContext): Transport {
   const { config, metrics } = ctx;
   const refused = metrics.counter('p3_messaging_refused_total', 'Socket.IO connections refused', ['reason']);
@@ -211,17 +219,13 @@ export function createTransport(ctx: SurfaceContext): Transport {
     if (typeof since === 'number' && Number.isFinite(since) && since > 0) socket.data.receiptsSince = since;
     // the bearer token is not kept for the life of the connection (≈ 0.3 KB each, and a
     // secret in every heap dump); a reconnect or recovery shows it again
-    (socket.handshake as { auth: object }).auth = {};
+    (socket.handshake as { auth: object }).auth = NO_AUTH;
     delete socket.request.headers.authorization;
     next();
   });
-  function onSocketDisconnect(this: MsgSocket) {
-    bump(perAddress, this.data.address, -1);
-  }
   io.on('connection', (socket) => {
     settle(socket.conn as EngineSocket);
     bump(perAddress, socket.data.address, 1);
-    socket.on('disconnect', onSocketDisconnect);
   });
 
   ctx.onRequestPrefix(`${MESSAGING_PATH}/`, (req, res) => eio.handleRequest(req, res));
@@ -247,6 +251,9 @@ export function createTransport(ctx: SurfaceContext): Transport {
     io,
     eio,
     unsentBytes,
+    detach(socket) {
+      bump(perAddress, socket.data.address, -1);
+    },
     writable(socket) {
       const bytes = unsentBytes(socket, config.sendBufferBytes);
       if (bytes <= config.sendBufferBytes) return true;

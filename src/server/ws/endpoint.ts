@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import { ErrorCode, RATE_LIMIT_MESSAGE } from '../../protocol/errors.js';
 import { type Identity, SiweError } from '../auth/index.js';
+import { handOver, peerIp } from '../http/upgrade-socket.js';
 import { inSlices, SLICE } from '../limits/slices.js';
+import { msClock, refill } from '../limits/token-bucket.js';
 import type { SurfaceContext } from '../surface.js';
 
 /** How a first frame asks to authenticate. */
@@ -12,7 +14,6 @@ export type AuthRequest = { token: string } | { message: string; signature: stri
 export interface WsConnection {
   /** Unique per connection: the signaling peerId. */
   readonly id: string;
-  readonly remoteIp: string;
   identity: Identity | undefined;
   readonly open: boolean;
   /** Bytes queued on the socket and not yet sent (for coalescing to slow readers). */
@@ -69,7 +70,8 @@ interface Shared {
   sendBufferBytes: number;
   rate: number;
   burst: number;
-  now: () => number;
+  /** Whole ms since the endpoint started (small integers: see Conn). */
+  clock: () => number;
   framesOut: { inc(): void };
   errors: { inc(labels: { code: string }): void };
   slowConsumer(conn: Conn): void;
@@ -81,24 +83,30 @@ interface Shared {
  */
 class Conn implements WsConnection {
   identity: Identity | undefined = undefined;
-  lastSeen: number;
+  /**
+   * Times are whole ms since the endpoint started (`shared.clock()`) and the bucket counts
+   * thousandths of a token: small integers, kept in the object itself, where an epoch-ms
+   * or fractional number is a separate 16-byte heap box per field and connection.
+   */
+  seenAt: number;
   authTimer: NodeJS.Timeout | undefined = undefined;
   authenticating = false;
   /** Frames that arrived while the first authentication was being checked. */
   held: (Record<string, unknown> & { type: string })[] | undefined = undefined;
   /** The per-connection token bucket, inline (P3_RATE_LIMIT per second, P3_RATE_BURST). */
-  tokens: number;
+  milliTokens: number;
   tokensAt: number;
 
   constructor(
     readonly id: string,
-    readonly remoteIp: string,
+    /** The IP it counts against until it authenticates (then dropped: its string is 32 bytes). */
+    public pendingIp: string | undefined,
     readonly ws: WebSocket,
     readonly shared: Shared,
   ) {
-    this.lastSeen = shared.now();
-    this.tokens = shared.burst;
-    this.tokensAt = this.lastSeen;
+    this.seenAt = shared.clock();
+    this.milliTokens = shared.burst * 1000;
+    this.tokensAt = this.seenAt;
   }
 
   get open(): boolean {
@@ -111,14 +119,11 @@ class Conn implements WsConnection {
 
   /** Takes one frame's token; false when the connection is over its rate. */
   take(): boolean {
-    const t = this.shared.now();
-    const elapsed = t - this.tokensAt;
-    if (elapsed > 0) {
-      this.tokens = Math.min(this.shared.burst, this.tokens + (elapsed * this.shared.rate) / 1000);
-      this.tokensAt = t;
-    }
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    const t = this.shared.clock();
+    this.milliTokens = refill(this.milliTokens, t - this.tokensAt, this.shared.rate, this.shared.burst);
+    this.tokensAt = t;
+    if (this.milliTokens < 1000) return false;
+    this.milliTokens -= 1000;
     return true;
   }
 
@@ -212,7 +217,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   }
 
   ctx.onUpgrade(options.path, (req, socket, head, url) => {
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = peerIp(req.socket);
     if (!ctx.connections.tryAcquire()) {
       m.refused.inc({ reason: 'capacity' });
       refuse(socket, 503, ErrorCode.tooManyConnections, 'Server connection limit reached');
@@ -231,14 +236,17 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     }
     // the token is read now: nothing of the request URL stays alive with the connection
     const queryToken = url.searchParams.get('token');
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, ip, queryToken));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      handOver(socket);
+      accept(ws, ip, queryToken);
+    });
   });
 
   const shared: Shared = {
     sendBufferBytes: config.sendBufferBytes,
     rate: config.rateLimit,
     burst: config.rateBurst,
-    now,
+    clock: msClock(now),
     framesOut: m.framesOut,
     errors: m.errors,
     slowConsumer(conn) {
@@ -251,7 +259,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   // one listener function of each kind for every socket: `this` is the socket
   function onPong(this: TaggedSocket) {
     const conn = this[CONN];
-    if (conn) conn.lastSeen = now();
+    if (conn) conn.seenAt = shared.clock();
   }
   function onWsMessage(this: TaggedSocket, data: RawData, isBinary: boolean) {
     const conn = this[CONN];
@@ -269,7 +277,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     conns.delete(conn);
     ctx.connections.release();
     if (conn.identity) inc(perAddress, conn.identity.address, -1);
-    else inc(pendingPerIp, conn.remoteIp, -1);
+    else if (conn.pendingIp !== undefined) inc(pendingPerIp, conn.pendingIp, -1);
     Promise.resolve(options.onClose?.(conn)).catch((error) =>
       log.error({ err: error, peerId: conn.id }, 'close handler failed'),
     );
@@ -329,7 +337,8 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       conn.identity = identity;
       clearTimeout(conn.authTimer);
       conn.authTimer = undefined;
-      inc(pendingPerIp, conn.remoteIp, -1);
+      if (conn.pendingIp !== undefined) inc(pendingPerIp, conn.pendingIp, -1);
+      conn.pendingIp = undefined;
       inc(perAddress, identity.address, 1);
       await options.onAuthenticated(conn, token);
     } catch (error) {
@@ -349,7 +358,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   }
 
   function onMessage(conn: Conn, data: RawData, isBinary: boolean) {
-    conn.lastSeen = now();
+    conn.seenAt = shared.clock();
     m.framesIn.inc();
     if (!conn.take()) {
       m.errors.inc({ code: ErrorCode.rateLimited });
@@ -426,9 +435,10 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     if (sweeping) return;
     sweeping = true;
     const t = now();
+    const tick = shared.clock();
     inSlices(conns, SLICE, (c) => {
       if (closed) return;
-      if (t - c.lastSeen > config.heartbeatTimeoutMs) {
+      if (tick - c.seenAt > config.heartbeatTimeoutMs) {
         m.closed.inc({ reason: 'heartbeat_timeout' });
         c.ws.terminate();
         return;

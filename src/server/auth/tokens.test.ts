@@ -1,0 +1,43 @@
+import { SignJWT } from 'jose';
+import { getAddress } from 'viem';
+import { describe, expect, it } from 'vitest';
+import { createTokenService } from './tokens.js';
+
+const secret = 'tokens-test-secret-0123456789-abcdefgh';
+const lower = '0x52908400098527886e0f7030069857d2e4169ee7';
+const checksum = getAddress(lower);
+
+/** A token minted outside issue() with the same secret, subject spelled as given. */
+async function minted(sub: string): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(sub)
+    .setIssuer('p3-realtime')
+    .setAudience('p3-realtime:user')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(new TextEncoder().encode(secret));
+}
+
+describe('token subject', () => {
+  const tokens = createTokenService({ secret, ttlSec: 60 });
+
+  it('gives the checksummed address for an issued token, whatever spelling was issued', async () => {
+    for (const spelling of [lower, checksum, `0x${lower.slice(2).toUpperCase()}`]) {
+      const { token } = await tokens.issue(spelling);
+      expect((await tokens.verify(token))?.address).toBe(checksum);
+    }
+  });
+
+  it('checksums a one-case subject minted elsewhere with the same secret', async () => {
+    expect((await tokens.verify(await minted(lower)))?.address).toBe(checksum);
+    expect((await tokens.verify(await minted(`0x${lower.slice(2).toUpperCase()}`)))?.address).toBe(checksum);
+  });
+
+  it('refuses a subject that is not an address', async () => {
+    for (const sub of ['0x1234', `${lower}00`, 'alice', `0x${'g'.repeat(40)}`]) {
+      expect(await tokens.verify(await minted(sub))).toBeNull();
+    }
+  });
+});
