@@ -12,6 +12,7 @@ import { createTokenService } from '../src/server/auth/tokens.js';
 import { startBenchServer } from './lib/server-process.js';
 import { MiniSio } from './lib/sioclient.js';
 import { MiniWs } from './lib/wsclient.js';
+import { WARM_CONNECTIONS } from './signaling.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const [surface = 'messaging', which = 'p3', nArg = '2000'] = process.argv.slice(2);
@@ -146,7 +147,10 @@ async function open(i: number): Promise<{ close(): void }> {
 }
 
 try {
-  const warm = await Promise.all(Array.from({ length: 50 }, (_, i) => open(900_000 + i)));
+  const warm: { close(): void }[] = [];
+  for (let i = 0; i < Number(process.env.HEAPDIFF_WARM ?? WARM_CONNECTIONS); i += 50) {
+    warm.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => open(900_000 + i + j)))));
+  }
   for (const w of warm) w.close();
   await new Promise((r) => setTimeout(r, 500));
   const before = join(tmpdir(), `heapdiff-${process.pid}-0.heapsnapshot`);

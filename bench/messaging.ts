@@ -5,6 +5,7 @@ import { sendAtRate, settle } from './lib/load.js';
 import { type BenchServer, startBenchServer } from './lib/server-process.js';
 import { MiniSio } from './lib/sioclient.js';
 import { percentiles } from './lib/stats.js';
+import { WARM_CONNECTIONS } from './signaling.js';
 
 const SECRET = 'bench-secret-0123456789-abcdefghijklmnop';
 const REDIS = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -163,9 +164,14 @@ export async function benchMessaging(opts: {
     const b = await startBenchServer(`${name} B`, module, env, { core: 0 });
     try {
       // heap per idle connection first, on a fresh node, after a round that pays one-off costs
-      const warm = await Promise.all(
-        Array.from({ length: 50 }, () => ep.open(a, getAddress(`0x${randomBytes(20).toString('hex')}`))),
-      );
+      const warm: MiniSio[] = [];
+      for (let i = 0; i < WARM_CONNECTIONS; i += 50) {
+        warm.push(
+          ...(await Promise.all(
+            Array.from({ length: 50 }, () => ep.open(a, getAddress(`0x${randomBytes(20).toString('hex')}`))),
+          )),
+        );
+      }
       for (const w of warm) w.close();
       await new Promise((res) => setTimeout(res, 300));
       const h0 = await a.heap();

@@ -89,7 +89,11 @@ export function createDelivery(deps: {
   const { engine, inbox, io, logger, now } = deps;
   /** The first device of each address on this node (the rest follow `next`). */
   const devices = new Map<Address, Device>();
-  const bySocket = new Map<string, Device>();
+  let deviceCount = 0;
+  /** Every device on this node (the lists above, walked: no map by socket id). */
+  function* allDevices(): Generator<Device> {
+    for (const first of devices.values()) for (let d: Device | undefined = first; d; d = d.next) yield d;
+  }
   let unsubscribe: (() => Promise<void>) | undefined;
 
   const m = {
@@ -107,9 +111,9 @@ export function createDelivery(deps: {
   };
   deps.metrics.gauge('p3_messaging_devices', 'Devices on this node by state', ['state'], function () {
     let syncing = 0;
-    for (const d of bySocket.values()) if (d.syncing) syncing++;
+    for (const d of allDevices()) if (d.syncing) syncing++;
     this.set({ state: 'syncing' }, syncing);
-    this.set({ state: 'live' }, bySocket.size - syncing);
+    this.set({ state: 'live' }, deviceCount - syncing);
   });
   deps.metrics.gauge(
     'p3_messaging_held_messages',
@@ -117,7 +121,7 @@ export function createDelivery(deps: {
     [],
     function () {
       let n = 0;
-      for (const d of bySocket.values()) n += d.pending?.length ?? 0;
+      for (const d of allDevices()) n += d.pending?.length ?? 0;
       this.set(n);
     },
   );
@@ -320,7 +324,7 @@ export function createDelivery(deps: {
      * by id on the device; a missed message is not).
      */
     resyncAll() {
-      for (const d of bySocket.values()) {
+      for (const d of [...allDevices()]) {
         if (d.syncing) {
           // its last page may have been read before the outage's missed messages: once more
           d.overflow = true;
@@ -346,7 +350,7 @@ export function createDelivery(deps: {
         next: devices.get(address),
       };
       devices.set(address, d);
-      bySocket.set(socket.id, d);
+      deviceCount++;
       return sync(d).catch((error) => {
         logger.error({ err: error, address }, 'inbox drain failed; disconnecting so the client retries');
         socket.disconnect(true);
@@ -354,21 +358,16 @@ export function createDelivery(deps: {
     },
 
     detach(socket: MsgSocket) {
-      const d = bySocket.get(socket.id);
-      if (!d || d.socket !== socket) return;
-      bySocket.delete(socket.id);
       const address = socket.data.address;
-      const first = devices.get(address);
-      if (first === d) {
-        if (d.next) devices.set(address, d.next);
+      let prev: Device | undefined;
+      for (let d = devices.get(address); d; prev = d, d = d.next) {
+        if (d.socket !== socket) continue;
+        // a device being walked over keeps its `next`: a walk in progress goes on past it
+        if (prev) prev.next = d.next;
+        else if (d.next) devices.set(address, d.next);
         else devices.delete(address);
+        deviceCount--;
         return;
-      }
-      for (let prev = first; prev; prev = prev.next) {
-        if (prev.next === d) {
-          prev.next = d.next;
-          return;
-        }
       }
     },
 
@@ -413,7 +412,7 @@ export function createDelivery(deps: {
     async close() {
       await unsubscribe?.();
       devices.clear();
-      bySocket.clear();
+      deviceCount = 0;
     },
   };
 }

@@ -37,7 +37,9 @@ export function createPresence(deps: {
   const devKey = (a: Address) => `presence:dev:${a}`;
   const nodeKey = (n: string) => `presence:node:${n}`;
   const stateKey = (a: Address) => `presence:state:${a}`;
-  const local = new Map<string, Address>();
+  /** This node's messaging sockets: each is a device (no map of our own per socket). */
+  const local = () => io.of('/').sockets.values();
+  let closed = false;
   const changes = deps.metrics.counter('p3_messaging_presence_changes_total', 'Presence changes published', [
     'status',
   ]);
@@ -72,7 +74,7 @@ export function createPresence(deps: {
     if (t - lastDeviceRenew > DEVICE_TTL_MS / 4) {
       lastDeviceRenew = t;
       await Promise.all(
-        [...local].map(([sid, a]) => engine.leaseAdd(devKey(a), `${node}:${sid}`, DEVICE_TTL_MS)),
+        Array.from(local(), (s) => engine.leaseAdd(devKey(s.data.address), `${node}:${s.id}`, DEVICE_TTL_MS)),
       );
     }
     for (const dead of await engine.leaseExpire(NODES)) {
@@ -103,7 +105,6 @@ export function createPresence(deps: {
 
     async connect(socket: MsgSocket) {
       const address = socket.data.address;
-      local.set(socket.id, address);
       await Promise.all([
         engine.hset(nodeKey(node), { [socket.id]: address }),
         engine.leaseAdd(devKey(address), `${node}:${socket.id}`, DEVICE_TTL_MS),
@@ -113,9 +114,9 @@ export function createPresence(deps: {
     },
 
     async disconnect(socket: MsgSocket) {
+      // after close() this node's devices were already removed
+      if (closed) return;
       const address = socket.data.address;
-      if (local.get(socket.id) !== address) return;
-      local.delete(socket.id);
       await Promise.all([
         engine.hdel(nodeKey(node), socket.id),
         engine.leaseRemove(devKey(address), `${node}:${socket.id}`),
@@ -155,9 +156,10 @@ export function createPresence(deps: {
     /** Graceful stop: this node's devices leave now rather than when its lease runs out. */
     async close() {
       clearInterval(timer);
-      const addresses = new Set(local.values());
-      await Promise.all([...local].map(([sid, a]) => engine.leaseRemove(devKey(a), `${node}:${sid}`)));
-      local.clear();
+      closed = true;
+      const sockets = [...local()];
+      const addresses = new Set(sockets.map((s) => s.data.address));
+      await Promise.all(sockets.map((s) => engine.leaseRemove(devKey(s.data.address), `${node}:${s.id}`)));
       await engine.del(nodeKey(node));
       await engine.leaseRemove(NODES, node);
       await Promise.all([...addresses].map(settle));

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
@@ -13,6 +14,7 @@ import {
 } from '../../protocol/messaging.js';
 import { bearerOf } from '../auth/index.js';
 import { coalesceWrites } from '../engine/coalesce.js';
+import { handOver } from '../http/upgrade-socket.js';
 import type { SurfaceContext } from '../surface.js';
 
 /** What the auth middleware stores on each socket (also restored by connection-state recovery). */
@@ -166,17 +168,23 @@ export function createTransport(ctx: SurfaceContext): Transport {
   }
 
   // engine sessions count against the node budget from their first request; they stay
-  // "pending" for their IP until a namespace connection is authenticated
-  // engine sessions not yet authenticated, with their IP (bounded by the pending caps)
-  const pendingIp = new Map<EngineSocket, string>();
-  const settle = (conn: EngineSocket) => {
-    const ip = pendingIp.get(conn);
+  // "pending" for their IP until a namespace connection is authenticated. Each is watched
+  // for its end on its WebSocket when it starts on one (one 'close' listener there, where
+  // a third one on the engine socket grows Node's listener array to 19 slots: ≈ 140 bytes
+  // per connection, measured), else on the engine socket (long-polling)
+  const pendingIp = new Map<EventEmitter, string>();
+  const settle = (closer: EventEmitter) => {
+    const ip = pendingIp.get(closer);
     if (ip === undefined) return;
-    pendingIp.delete(conn);
+    pendingIp.delete(closer);
     bump(pendingPerIp, ip, -1);
   };
-  // shared listeners (`this` is the emitter): no closure per connection
-  function onEngineClose(this: EngineSocket) {
+  const closerOf = (conn: EngineSocket): EventEmitter => {
+    const t = conn.transport as { name?: string; socket?: unknown };
+    return t.name === 'websocket' && t.socket instanceof EventEmitter ? t.socket : conn;
+  };
+  // a shared listener (`this` is the emitter): no closure per connection
+  function onEngineClose(this: EventEmitter) {
     settle(this);
     ctx.connections.release();
   }
@@ -188,8 +196,11 @@ export function createTransport(ctx: SurfaceContext): Transport {
     }
     const ip = conn.remoteAddress ?? 'unknown';
     bump(pendingPerIp, ip, 1);
-    pendingIp.set(conn, ip);
-    conn.on('close', onEngineClose);
+    const closer = closerOf(conn);
+    pendingIp.set(closer, ip);
+    closer.on('close', onEngineClose);
+    // a WebSocket session: ws has its own 'error' listener on the TCP socket by now
+    if (closer !== conn) handOver(conn.request.socket);
   });
 
   io.use(async (socket, next) => {
@@ -224,7 +235,10 @@ export function createTransport(ctx: SurfaceContext): Transport {
     next();
   });
   io.on('connection', (socket) => {
-    settle(socket.conn as EngineSocket);
+    // watched on the engine socket, or on the WebSocket it started on
+    const conn = socket.conn as EngineSocket;
+    settle(conn);
+    settle(closerOf(conn));
     bump(perAddress, socket.data.address, 1);
   });
 
