@@ -194,6 +194,38 @@ describe('messaging (memory engine)', () => {
     }
   });
 
+  it('gives back node slots and pending counts as sessions end, over WebSocket and long-polling', async () => {
+    const s = await startServer({ maxConnections: 2 });
+    const gauge = async (name: string) => {
+      const text = await (await fetch(`${s.url}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+    };
+    try {
+      const u = await newUser(s.url);
+      for (const transports of [['websocket'], ['polling']] as const) {
+        for (let round = 0; round < 3; round++) {
+          const a = await waitFor(() =>
+            connect(s.url, u.token, { transports: [...transports] }).catch(() => undefined),
+          );
+          const b = await waitFor(() =>
+            connect(s.url, u.token, { transports: [...transports] }).catch(() => undefined),
+          );
+          // the node is full: a third is refused, and a refused or unauthenticated session
+          // leaves no pending count behind
+          await expect(connect(s.url, u.token, { transports: [...transports] })).rejects.toThrow();
+          a.close();
+          b.close();
+          await expect(
+            connect(s.url, 'not-a-token', { transports: [...transports] }).catch((e) => e),
+          ).resolves.toBeInstanceOf(Error);
+        }
+        await waitFor(async () => (await gauge('p3_messaging_pending_ips')) === 0 || undefined);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
   it('rate-limits events per connection with rate_limited', async () => {
     const s = await startServer({ rateLimit: 5, rateBurst: 5 });
     try {
