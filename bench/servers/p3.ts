@@ -10,3 +10,31 @@ const { port } = await server.listen();
 serveBenchIpc(port);
 // a clean exit on SIGTERM lets --cpu-prof write its profile
 process.on('SIGTERM', () => process.exit(0));
+// BENCH_STALLS=<ms>: log every event-loop stall longer than that (diagnosis only)
+if (process.env.BENCH_STALLS) {
+  const limit = Number(process.env.BENCH_STALLS);
+  let last = performance.now();
+  setInterval(() => {
+    const t = performance.now();
+    if (t - last - 2 > limit)
+      console.error(`stall ${(t - last - 2).toFixed(1)} ms at ${new Date().toISOString()}`);
+    last = t;
+  }, 2).unref();
+}
+// BENCH_PROFILE: CPU profile between 'profile-start' and 'profile-stop' IPC messages
+if (process.env.BENCH_PROFILE) {
+  const { Session } = await import('node:inspector/promises');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  process.on('message', async (m: { cmd?: string; path?: string }) => {
+    if (m.cmd === 'profile-start') {
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    } else if (m.cmd === 'profile-stop' && m.path) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(m.path, JSON.stringify(profile));
+      process.send?.({ profiled: m.path });
+    }
+  });
+}

@@ -163,15 +163,21 @@ export function createLanesSurface(ctx: SurfaceContext): LanesSurface {
   });
 
   // One timer for every stream (not one per stream): every quarter interval, a comment on
-  // each stream idle for half of it, so none goes 3/4 of P3_SSE_KEEPALIVE without a byte
-  // (proxies close silent connections; a write is also how a dead peer is noticed).
+  // each stream idle for half of it, the writes spread over a sixteenth of it, so none goes
+  // 13/16 of P3_SSE_KEEPALIVE without a byte (proxies close silent connections; a write is
+  // also how a dead peer is noticed).
   const keepAlive = setInterval(
     () => {
       const idleSince = now() - config.sseKeepAliveMs / 2;
-      // in slices: 10,000 idle streams are 10,000 writes, which must not stall live events
-      inSlices(streams, SLICE, (s) => {
-        if (s.lastWriteAt <= idleSince) s.write(':\n\n');
-      }).catch((error) => log.error({ err: error }, 'lanes keep-alive failed'));
+      // in paced slices: 10,000 idle streams are 10,000 writes, which must not stall live events
+      inSlices(
+        streams,
+        SLICE,
+        (s) => {
+          if (s.lastWriteAt <= idleSince) s.write(':\n\n');
+        },
+        { spreadMs: config.sseKeepAliveMs / 16 },
+      ).catch((error) => log.error({ err: error }, 'lanes keep-alive failed'));
       // a lane with readers here is re-read at least every two intervals (30 s by default)
       feeds.sweep(config.sseKeepAliveMs * 2);
     },

@@ -36,7 +36,15 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
   const metrics = createSignalingMetrics(ctx.metrics);
   const leaseTtlMs = Math.max(config.heartbeatTimeoutMs, config.heartbeatIntervalMs * 2);
   const rooms = createRooms({ engine, logger: log, metrics, maxPeers: config.roomMaxPeers, leaseTtlMs });
-  const membership = createMembershipSweep({ engine, rooms, logger: log, metrics, leaseTtlMs });
+  // paced over a quarter of the interval, as the ping walk is (the renewals are writes too)
+  const membership = createMembershipSweep({
+    engine,
+    rooms,
+    logger: log,
+    metrics,
+    leaseTtlMs,
+    spreadMs: config.heartbeatIntervalMs / 4,
+  });
   /** One per authenticated connection (bounded by the endpoint's connection caps). */
   const peers = new Map<string, Peer>();
   /** Leaves in flight, awaited on close so peers on other nodes hear of them. */

@@ -34,6 +34,7 @@ describe('membership sweep', () => {
       logger: createLogger({ level: 'silent' }),
       metrics: signalingMetrics,
       leaseTtlMs: 1_000,
+      spreadMs: 0,
     });
     try {
       await sweep.sweep();

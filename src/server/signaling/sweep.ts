@@ -22,8 +22,10 @@ export function createMembershipSweep(options: {
   logger: Logger;
   metrics: SignalingMetrics;
   leaseTtlMs: number;
+  /** How long the renewals and expiries may take in all (paced slices: see inSlices). */
+  spreadMs: number;
 }) {
-  const { engine, rooms, logger, metrics, leaseTtlMs } = options;
+  const { engine, rooms, logger, metrics, leaseTtlMs, spreadMs } = options;
   let running = false;
 
   function reportExpired(roomId: string, members: string[]) {
@@ -52,21 +54,28 @@ export function createMembershipSweep(options: {
       const renewals: Promise<void>[] = [];
       const ids: string[] = [];
       // in slices: a sweep over thousands of rooms must not hold up the relays in between
-      await inSlices(rooms.rooms.values(), SLICE, (room) => {
-        if (room.closed) return;
-        ids.push(room.id);
-        for (const m of room.local.values()) {
-          // only admitted peers: a joiner still waiting for the room's join lock holds no lease yet
-          if (m.state === 'in')
-            renewals.push(
-              handled(engine.leaseAdd(room.key, memberOf(m.peer.id, m.peer.address), leaseTtlMs)),
-            );
-        }
-        renewals.push(handled(engine.leaseAdd(ROOM_INDEX_KEY, room.id, leaseTtlMs)));
-      });
+      await inSlices(
+        [...rooms.rooms.values()],
+        SLICE,
+        (room) => {
+          if (room.closed) return;
+          ids.push(room.id);
+          for (const m of room.local.values()) {
+            // only admitted peers: a joiner still waiting for the room's join lock holds no lease yet
+            if (m.state === 'in')
+              renewals.push(
+                handled(engine.leaseAdd(room.key, memberOf(m.peer.id, m.peer.address), leaseTtlMs)),
+              );
+          }
+          renewals.push(handled(engine.leaseAdd(ROOM_INDEX_KEY, room.id, leaseTtlMs)));
+        },
+        { spreadMs: spreadMs / 2 },
+      );
       await Promise.all(renewals);
       const expiring: Promise<string[]>[] = [];
-      await inSlices(ids, SLICE, (id) => expiring.push(handled(engine.leaseExpire(roomKey(id)))));
+      await inSlices(ids, SLICE, (id) => expiring.push(handled(engine.leaseExpire(roomKey(id)))), {
+        spreadMs: spreadMs / 2,
+      });
       const expired = await Promise.all(expiring);
       for (const [i, id] of ids.entries()) if (expired[i]?.length) reportExpired(id, expired[i]);
       const abandoned = await engine.leaseExpire(ROOM_INDEX_KEY);

@@ -436,21 +436,26 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     sweeping = true;
     const t = now();
     const tick = shared.clock();
-    inSlices(conns, SLICE, (c) => {
-      if (closed) return;
-      if (tick - c.seenAt > config.heartbeatTimeoutMs) {
-        m.closed.inc({ reason: 'heartbeat_timeout' });
-        c.ws.terminate();
-        return;
-      }
-      if (c.identity && c.identity.expiresAt <= t) {
-        m.closed.inc({ reason: 'token_expired' });
-        c.error(ErrorCode.unauthorized, 'Token expired');
-        c.close(1008, 'token expired');
-        return;
-      }
-      if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
-    })
+    inSlices(
+      conns,
+      SLICE,
+      (c) => {
+        if (closed) return;
+        if (tick - c.seenAt > config.heartbeatTimeoutMs) {
+          m.closed.inc({ reason: 'heartbeat_timeout' });
+          c.ws.terminate();
+          return;
+        }
+        if (c.identity && c.identity.expiresAt <= t) {
+          m.closed.inc({ reason: 'token_expired' });
+          c.error(ErrorCode.unauthorized, 'Token expired');
+          c.close(1008, 'token expired');
+          return;
+        }
+        if (c.ws.readyState === WebSocket.OPEN) c.ws.ping();
+      },
+      { spreadMs: config.heartbeatIntervalMs / 4 },
+    )
       .catch((error) => log.error({ err: error }, 'sweep failed'))
       .finally(() => {
         sweeping = false;
