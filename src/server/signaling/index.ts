@@ -72,6 +72,11 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     return { message, signature };
   }
 
+  function frameFailed(error: unknown, peer: Peer) {
+    log.error({ err: error, peerId: peer.id }, 'signaling frame failed');
+    peer.conn.error(ErrorCode.internal, 'The server could not process this frame');
+  }
+
   function handle(
     peer: Peer,
     frame: Exclude<SignalingClientFrame, { type: 'auth' }>,
@@ -122,15 +127,7 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       keyCount(raw) === ('to' in f && f.to !== undefined ? 4 : 3)
         ? bytes
         : undefined;
-    const accepted = runInOrder(
-      peer,
-      () => handle(peer, f, sent),
-      MAX_QUEUED_FRAMES,
-      (error) => {
-        log.error({ err: error, peerId: peer.id }, 'signaling frame failed');
-        conn.error(ErrorCode.internal, 'The server could not process this frame');
-      },
-    );
+    const accepted = runInOrder(peer, handle, MAX_QUEUED_FRAMES, frameFailed, f, sent);
     if (!accepted) {
       metrics.queueOverflow.inc();
       conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);

@@ -51,44 +51,53 @@ export function roomsToWrite(peer: Peer): Map<string, Membership> {
 /**
  * Runs a peer's frames in order. A frame that needs the engine (join, leave, a relay whose
  * target must be looked up) makes the frames after it wait, so `join` then `offer` sent
- * back to back behave as sent; frames that need nothing run at once, with no promise.
+ * back to back behave as sent; frames that need nothing run at once, with no promise and
+ * no closure (the task gets the peer and two arguments).
  * Returns false when `maxQueued` frames already wait (the caller answers `rate_limited`).
  */
-export function runInOrder(
+export function runInOrder<A, B>(
   peer: Peer,
-  task: () => void | Promise<void>,
+  task: (peer: Peer, a: A, b: B) => void | Promise<void>,
   maxQueued: number,
-  onError: (error: unknown) => void,
+  onError: (error: unknown, peer: Peer) => void,
+  a?: A,
+  b?: B,
 ): boolean {
   if (peer.closed) return true;
   if (peer.queued >= maxQueued) return false;
   peer.queued++;
-  const done = (t: Promise<void>) => {
-    peer.queued--;
-    if (peer.tail === t) peer.tail = undefined;
-  };
-  const run = () => (peer.closed ? undefined : task());
   if (!peer.tail) {
+    // the common case (a relay): run now, with the arguments as given, no closure per frame
     let result: void | Promise<void>;
     try {
-      result = run();
+      result = task(peer, a as A, b as B);
     } catch (error) {
       peer.queued--;
-      onError(error);
+      onError(error, peer);
       return true;
     }
     if (!(result instanceof Promise)) {
       peer.queued--;
       return true;
     }
-    const t: Promise<void> = result.catch(onError).finally(() => done(t));
-    peer.tail = t;
+    queue(peer, result, onError);
     return true;
   }
-  const t: Promise<void> = peer.tail
-    .then(run)
-    .catch(onError)
-    .finally(() => done(t));
-  peer.tail = t;
+  queue(
+    peer,
+    peer.tail.then(() => (peer.closed ? undefined : task(peer, a as A, b as B))),
+    onError,
+  );
   return true;
+}
+
+/** `work` becomes the peer's tail: later frames wait for it; it leaves the queue when settled. */
+function queue(peer: Peer, work: Promise<void>, onError: (error: unknown, peer: Peer) => void): void {
+  const t: Promise<void> = work
+    .catch((error) => onError(error, peer))
+    .finally(() => {
+      peer.queued--;
+      if (peer.tail === t) peer.tail = undefined;
+    });
+  peer.tail = t;
 }
