@@ -190,7 +190,7 @@ if (want('lanes')) {
 if (want('messaging')) {
   const figs = await benchMessaging({
     pairs: quick ? 200 : 1000,
-    rates: quick ? [1_000, 2_000] : [1_000, 2_000, 3_000, 4_000, 6_000, 8_000, 10_000],
+    rates: quick ? [1_000, 2_000] : [500, 1_000, 2_000, 3_000, 4_000, 6_000, 8_000, 10_000],
     seconds: quick ? 2 : 4,
     idle: quick ? 500 : 2000,
     log,
@@ -354,8 +354,9 @@ const lines = rows.map((r) => {
   if (!Number.isFinite(r.baseline)) {
     return `| ${r.bench} | ${r.figure} | ${fmt(r.ours)} ${r.unit} | — (${r.baselineName}) | — | ${r.target ?? ''} |`;
   }
-  const ratio = r.baseline ? r.ours / r.baseline : Number.NaN;
-  return `| ${r.bench} | ${r.figure} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} (${r.baselineName}) | ${round(ratio, 2)}× | ${r.target ?? ''} |`;
+  // a zero baseline (e.g. neither server met a capacity step) has no ratio
+  const ratio = r.baseline ? `${round(r.ours / r.baseline, 2)}×` : '—';
+  return `| ${r.bench} | ${r.figure} | ${fmt(r.ours)} ${r.unit} | ${fmt(r.baseline)} ${r.unit} (${r.baselineName}) | ${ratio} | ${r.target ?? ''} |`;
 });
 const table = `${header}\n${lines.join('\n')}`;
 const when = new Date().toISOString();

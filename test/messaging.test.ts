@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import type { DirectMessage, PresenceState } from '../src/protocol/messaging.js';
 import {
   atLeast,
@@ -221,6 +222,34 @@ describe('messaging (memory engine)', () => {
         }
         await waitFor(async () => (await gauge('p3_messaging_pending_ips')) === 0 || undefined);
       }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("frees a dead peer's node slot when its session times out, not after ws's close handshake", async () => {
+    const s = await startServer({ maxConnections: 1, heartbeatIntervalMs: 300, heartbeatTimeoutMs: 800 });
+    try {
+      const u = await newUser(s.url);
+      // a raw WebSocket client that authenticates, then stops reading (a peer gone dark)
+      const dead = new WebSocket(`${s.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`);
+      await new Promise<void>((resolve, reject) => {
+        dead.on('message', (m) => {
+          const t = m.toString();
+          if (t.startsWith('0')) dead.send(`40${JSON.stringify({ token: u.token })}`);
+          else if (t.startsWith('40')) resolve();
+          else if (t.startsWith('44')) reject(new Error(t));
+        });
+        dead.on('error', reject);
+      });
+      (dead as unknown as { _socket: { pause(): void } })._socket.pause();
+      await expect(connect(s.url, u.token)).rejects.toThrow();
+      // ping timeout ≈ 0.8 s; the close handshake with a dead peer would take ws's 30 s
+      const started = Date.now();
+      const next = await waitFor(() => connect(s.url, u.token).catch(() => undefined), { timeoutMs: 10_000 });
+      expect(Date.now() - started).toBeLessThan(10_000);
+      next.close();
+      dead.terminate();
     } finally {
       await s.close();
     }

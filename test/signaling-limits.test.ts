@@ -177,14 +177,19 @@ describe('signaling limits and liveness', () => {
 
   it('limits connections per address', async () => {
     const t = await server({ maxConnectionsPerAddress: 2 });
-    const { token } = await signIn(t.url);
-    await peer(t, { token });
+    const { token, account } = await signIn(t.url);
+    const first = await peer(t, { token });
     await peer(t, { token });
     const third = openSignaling(t.wsUrl);
     await opened(third);
     third.send({ type: 'auth', token });
     expect((await third.next('error')).data.code).toBe('too_many_connections');
     expect((await third.closed).code).toBe(1008);
+    // a token refresh on a connection of an address at its limit is not one more connection
+    const fresh = await signIn(t.url, account);
+    first.send({ type: 'auth', token: fresh.token });
+    expect((await first.next('auth_ok')).address).toBe(fresh.address);
+    expect(first.isOpen()).toBe(true);
   });
 
   it('answers frames over the rate limit with rate_limited and keeps the connection', async () => {

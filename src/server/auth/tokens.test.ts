@@ -35,6 +35,21 @@ describe('token subject', () => {
     expect((await tokens.verify(await minted(`0x${lower.slice(2).toUpperCase()}`)))?.address).toBe(checksum);
   });
 
+  it('takes a checksummed subject as it is, and refuses a mixed case that is not the checksum', async () => {
+    expect((await tokens.verify(await minted(checksum)))?.address).toBe(checksum);
+    // one letter's case flipped: another spelling of the same account, not an identity
+    const i = [...checksum].findIndex((c, k) => k > 1 && /[a-fA-F]/.test(c));
+    const c = checksum[i]!;
+    const flipped = `${checksum.slice(0, i)}${c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()}${checksum.slice(i + 1)}`;
+    expect(flipped.toLowerCase()).toBe(lower);
+    expect(await tokens.verify(await minted(flipped))).toBeNull();
+    // the checksum agrees with viem's for random addresses
+    for (let k = 0; k < 20; k++) {
+      const random = `0x${[...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+      expect((await tokens.verify(await minted(random)))?.address).toBe(getAddress(random));
+    }
+  });
+
   it('refuses a subject that is not an address', async () => {
     for (const sub of ['0x1234', `${lower}00`, 'alice', `0x${'g'.repeat(40)}`]) {
       expect(await tokens.verify(await minted(sub))).toBeNull();

@@ -1,6 +1,6 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { getAddress } from 'viem';
+import { getAddress, keccak256, stringToBytes } from 'viem';
 
 /** Who a verified token says the caller is. Identity comes only from here. */
 export interface Identity {
@@ -63,7 +63,9 @@ export function createTokenService(options: {
         });
         const sub = payload.sub ?? '';
         if (!/^0x[0-9a-fA-F]{40}$/.test(sub)) return null;
-        return { address: checksummed(sub), expiresAt: (payload.exp ?? 0) * 1000 };
+        const address = checksummed(sub);
+        if (!address) return null;
+        return { address, expiresAt: (payload.exp ?? 0) * 1000 };
       } catch (error) {
         if (error instanceof joseErrors.JOSEError) return null;
         throw error;
@@ -73,16 +75,26 @@ export function createTokenService(options: {
 }
 
 /**
- * issue() checksums the subject and the signature covers it, so a mixed-case subject is
- * taken as signed instead of derived again per connection (a keccak each, and an entry per
- * address in viem's checksum cache: with the derived string, ≈ 120 bytes of heap per
- * connection, measured). A one-case subject (a token minted elsewhere with the same secret)
- * is checksummed here: an address has one spelling everywhere.
+ * The address a token names, in its one spelling (EIP-55), or null. issue() checksums the
+ * subject; a token minted elsewhere with the same secret may spell it in one case, and is
+ * checksummed here. A mixed-case subject must be its own checksum: anything else would
+ * give one account several spellings, and every per-address key (inbox, presence, limits)
+ * one entry per spelling. Checked with keccak directly, not viem's getAddress, whose cache
+ * keeps an entry per address (with the checksum it builds: ≈ 120 bytes of heap per
+ * connection, measured), and the token's own string is kept.
  */
-function checksummed(sub: string): `0x${string}` {
+function checksummed(sub: string): `0x${string}` | null {
   const hex = sub.slice(2);
-  const oneCase = hex === hex.toLowerCase() || hex === hex.toUpperCase();
-  return oneCase ? getAddress(sub) : (sub as `0x${string}`);
+  const lower = hex.toLowerCase();
+  const hash = keccak256(stringToBytes(lower), 'bytes');
+  let out = '0x';
+  for (let i = 0; i < 40; i++) {
+    const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 0x0f;
+    out += nibble >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
+  }
+  const oneCase = hex === lower || hex === hex.toUpperCase();
+  if (oneCase) return out as `0x${string}`;
+  return out === sub ? (sub as `0x${string}`) : null;
 }
 
 /** A random secret for memory mode, where one process issues and verifies every token. */

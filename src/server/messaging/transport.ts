@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { createAdapter } from '@socket.io/redis-streams-adapter';
 import { Server as EngineServer, type Socket as EngineSocket } from 'engine.io';
@@ -168,23 +167,19 @@ export function createTransport(ctx: SurfaceContext): Transport {
   }
 
   // engine sessions count against the node budget from their first request; they stay
-  // "pending" for their IP until a namespace connection is authenticated. Each is watched
-  // for its end on its WebSocket when it starts on one (one 'close' listener there, where
-  // a third one on the engine socket grows Node's listener array to 19 slots: ≈ 140 bytes
-  // per connection, measured), else on the engine socket (long-polling)
-  const pendingIp = new Map<EventEmitter, string>();
-  const settle = (closer: EventEmitter) => {
-    const ip = pendingIp.get(closer);
+  // "pending" for their IP until a namespace connection is authenticated
+  const pendingIp = new Map<EngineSocket, string>();
+  const settle = (conn: EngineSocket) => {
+    const ip = pendingIp.get(conn);
     if (ip === undefined) return;
-    pendingIp.delete(closer);
+    pendingIp.delete(conn);
     bump(pendingPerIp, ip, -1);
   };
-  const closerOf = (conn: EngineSocket): EventEmitter => {
-    const t = conn.transport as { name?: string; socket?: unknown };
-    return t.name === 'websocket' && t.socket instanceof EventEmitter ? t.socket : conn;
-  };
-  // a shared listener (`this` is the emitter): no closure per connection
-  function onEngineClose(this: EventEmitter) {
+  // a shared listener (`this` is the engine socket): no closure per connection. On the
+  // engine socket, not its WebSocket: a session the server ends (ping timeout, slow reader,
+  // connect timeout) closes there at once, while a dead peer's WebSocket takes ws's 30 s
+  // close handshake to say so, and its slot would stay taken that long
+  function onEngineClose(this: EngineSocket) {
     settle(this);
     ctx.connections.release();
   }
@@ -196,11 +191,10 @@ export function createTransport(ctx: SurfaceContext): Transport {
     }
     const ip = conn.remoteAddress ?? 'unknown';
     bump(pendingPerIp, ip, 1);
-    const closer = closerOf(conn);
-    pendingIp.set(closer, ip);
-    closer.on('close', onEngineClose);
+    pendingIp.set(conn, ip);
+    conn.on('close', onEngineClose);
     // a WebSocket session: ws has its own 'error' listener on the TCP socket by now
-    if (closer !== conn) handOver(conn.request.socket);
+    if ((conn.transport as { name?: string }).name === 'websocket') handOver(conn.request.socket);
   });
 
   io.use(async (socket, next) => {
@@ -235,10 +229,7 @@ export function createTransport(ctx: SurfaceContext): Transport {
     next();
   });
   io.on('connection', (socket) => {
-    // watched on the engine socket, or on the WebSocket it started on
-    const conn = socket.conn as EngineSocket;
-    settle(conn);
-    settle(closerOf(conn));
+    settle(socket.conn as EngineSocket);
     bump(perAddress, socket.data.address, 1);
   });
 

@@ -318,7 +318,8 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       const identity = await ctx.auth.tokens.verify(token);
       if (!conn.open) return;
       if (!identity) throw new SiweError('token', 'Token is invalid or expired');
-      if ((perAddress.get(identity.address) ?? 0) >= config.maxConnectionsPerAddress) {
+      // a token refresh on a live connection is not a new connection of its address
+      if (!conn.identity && (perAddress.get(identity.address) ?? 0) >= config.maxConnectionsPerAddress) {
         m.refused.inc({ reason: 'per_address' });
         conn.error(ErrorCode.tooManyConnections, 'Too many connections for this address');
         conn.close(1008, 'too many connections');
