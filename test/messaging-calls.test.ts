@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CallIncoming } from '../src/protocol/messaging.js';
+import { createMemoryEngine } from '../src/server/engine/memory.js';
 import {
   answeredCall,
   atLeast,
@@ -8,6 +9,7 @@ import {
   closeAll,
   connect,
   newUser,
+  newUsers,
   next,
   record,
   type User,
@@ -210,5 +212,65 @@ describe('messaging calls', () => {
       status: 'ringing',
     });
     await call(c, 'call:ended', { roomId: second });
+  });
+});
+
+// A call's end is announced once its state is gone: with an engine whose deletes are slow
+// (a busy Redis), a client that invites again the moment it hears the end is not busy.
+describe('messaging calls on a slow engine', () => {
+  let slow: TestServer;
+  const open: Client[] = [];
+  beforeAll(async () => {
+    const engine = createMemoryEngine();
+    const del = engine.del.bind(engine);
+    engine.del = async (key: string) => {
+      if (key.startsWith('call:')) await new Promise((r) => setTimeout(r, 150));
+      return del(key);
+    };
+    slow = await startServer({ callRingTimeoutMs: 400 }, { engine });
+  });
+  afterAll(async () => {
+    closeAll(...open);
+    await slow.close();
+  });
+
+  it('whoever hears a call end is free at once: an invite sent from that handler is not busy', async () => {
+    const [alice, bob, carol] = await newUsers(slow.url, 3);
+    const [x, y, c] = await Promise.all([
+      connect(slow.url, alice.token),
+      connect(slow.url, bob.token),
+      connect(slow.url, carol.token),
+    ]);
+    open.push(x, y, c);
+    // the notified client invites carol the moment it hears the end, without waiting
+    const inviteOnHearing = (who: Client, event: 'call:ended' | 'call:rejected') =>
+      new Promise<unknown>((resolve) => {
+        who.once(event, () => {
+          who.emit('call:invite', { to: carol.address, roomId: uniqueId('room'), media: 'audio' }, resolve);
+        });
+      });
+    const freeCarol = async (roomId: string) => {
+      await call(c, 'call:rejected', { roomId });
+    };
+    // hung up by the other side
+    let roomId = uniqueId('room');
+    await answeredCall(x, y, bob.address, roomId);
+    let answer = inviteOnHearing(y, 'call:ended');
+    expect(await call(x, 'call:ended', { roomId })).toEqual({ ok: true });
+    expect(await answer).toMatchObject({ ok: true, status: 'ringing' });
+    await freeCarol(((await answer) as { roomId: string }).roomId);
+    // rejected
+    roomId = uniqueId('room');
+    const ring = next(y, 'call:incoming');
+    await call(x, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    answer = inviteOnHearing(x, 'call:rejected');
+    expect(await call(y, 'call:rejected', { roomId })).toEqual({ ok: true });
+    expect(await answer).toMatchObject({ ok: true, status: 'ringing' });
+    await freeCarol(((await answer) as { roomId: string }).roomId);
+    // missed (the ring timeout)
+    answer = inviteOnHearing(x, 'call:ended');
+    await call(x, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' });
+    expect(await answer).toMatchObject({ ok: true, status: 'ringing' });
   });
 });

@@ -101,6 +101,19 @@ export function createCalls(deps: {
     ]);
   }
 
+  /**
+   * Tells the parties a call is over once its keys are gone: whoever hears the end and
+   * invites again at once must not find itself still busy. Told also when the cleanup
+   * failed (the keys then expire on their own).
+   */
+  async function announceAfter(cleaned: Promise<void>, announce: () => void): Promise<void> {
+    try {
+      await cleaned;
+    } finally {
+      announce();
+    }
+  }
+
   /** Decides a ringing call; false when something else decided it first. */
   const resolve = (roomId: string, how: string) =>
     engine.setIfAbsent(resolvedKey(roomId), how, ACTIVE_TTL_MS);
@@ -134,17 +147,18 @@ export function createCalls(deps: {
     const call = await load(roomId);
     if (call?.state !== 'ringing' || !(await resolve(roomId, 'missed'))) return;
     outcomes.inc({ outcome: 'missed' });
-    io.to(userRoom(call.callee)).emit('call:ended', {
-      roomId,
-      from: call.caller,
-      reason: CallEndReason.missed,
+    await announceAfter(cleanup(call), () => {
+      io.to(userRoom(call.callee)).emit('call:ended', {
+        roomId,
+        from: call.caller,
+        reason: CallEndReason.missed,
+      });
+      io.to(userRoom(call.caller)).emit('call:ended', {
+        roomId,
+        from: call.callee,
+        reason: CallEndReason.missed,
+      });
     });
-    io.to(userRoom(call.caller)).emit('call:ended', {
-      roomId,
-      from: call.callee,
-      reason: CallEndReason.missed,
-    });
-    await cleanup(call);
   }
 
   async function end(socket: MsgSocket, roomId: string, reason: string | undefined): Promise<Ack> {
@@ -164,9 +178,10 @@ export function createCalls(deps: {
     }
     for (const [sid, r] of outgoing) if (r === roomId) outgoing.delete(sid);
     const why = reason ?? (call.state === 'ringing' ? CallEndReason.cancelled : CallEndReason.hangup);
-    io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why });
-    io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why });
-    await cleanup(call);
+    await announceAfter(cleanup(call), () => {
+      io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why });
+      io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why });
+    });
     return { ok: true };
   }
 
@@ -176,11 +191,12 @@ export function createCalls(deps: {
     if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
     if (!(await resolve(roomId, 'rejected'))) return notFound;
     outcomes.inc({ outcome: 'rejected' });
-    io.to(userRoom(call.caller)).emit('call:rejected', { roomId, from: me, reason: reason ?? 'rejected' });
-    io.to(userRoom(me))
-      .except(socket.id)
-      .emit('call:ended', { roomId, from: me, reason: CallEndReason.rejectedElsewhere });
-    await cleanup(call);
+    await announceAfter(cleanup(call), () => {
+      io.to(userRoom(call.caller)).emit('call:rejected', { roomId, from: me, reason: reason ?? 'rejected' });
+      io.to(userRoom(me))
+        .except(socket.id)
+        .emit('call:ended', { roomId, from: me, reason: CallEndReason.rejectedElsewhere });
+    });
     return { ok: true };
   }
 
@@ -192,8 +208,9 @@ export function createCalls(deps: {
     if ((await engine.get(busyKey(me))) !== roomId) return;
     const other = call.caller === me ? call.callee : call.caller;
     outcomes.inc({ outcome: 'left' });
-    io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: CallEndReason.left });
-    await cleanup(call);
+    await announceAfter(cleanup(call), () => {
+      io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: CallEndReason.left });
+    });
   }
 
   return {
