@@ -167,6 +167,37 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     await a.page.getByText('declined the call').waitFor({ timeout: T });
   });
 
+  it('a call whose join fails (no microphone) ends for both: A is told, and both can be called again', async () => {
+    await go(a.page, `#/chat/${addrB}`);
+    await go(b.page, `#/chat/${addrA}`);
+    // B's browser refuses the microphone (hash navigation keeps the page, and the override)
+    await b.page.evaluate(() => {
+      const md = navigator.mediaDevices as MediaDevices & { realGetUserMedia?: MediaDevices['getUserMedia'] };
+      md.realGetUserMedia = md.getUserMedia.bind(md);
+      md.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+    await a.page.getByRole('button', { name: 'Audio call' }).click();
+    await b.page
+      .getByRole('alertdialog', { name: /Incoming audio call/ })
+      .getByRole('button', { name: 'Accept' })
+      .click({ timeout: T });
+    await b.page.getByTestId('call-status').filter({ hasText: 'Call ended' }).waitFor({ timeout: T });
+    await a.page.getByText('ended the call').waitFor({ timeout: T });
+    await b.page.evaluate(() => {
+      const md = navigator.mediaDevices as MediaDevices & { realGetUserMedia?: MediaDevices['getUserMedia'] };
+      if (md.realGetUserMedia) md.getUserMedia = md.realGetUserMedia;
+    });
+    // neither is busy: a new call rings at once
+    await go(a.page, `#/chat/${addrB}`);
+    await go(b.page, `#/chat/${addrA}`);
+    await a.page.getByRole('button', { name: 'Audio call' }).click();
+    await b.page
+      .getByRole('alertdialog', { name: /Incoming audio call/ })
+      .getByRole('button', { name: 'Reject' })
+      .click({ timeout: T });
+    await a.page.getByText('declined the call').waitFor({ timeout: T });
+  });
+
   it('a relay-only video call connects through coturn with the server’s ephemeral credentials', async () => {
     const room = `relay-${Date.now()}`;
     await go(a.page, `#/call/${room}?media=video&relay=1&join=1`);

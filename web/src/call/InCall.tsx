@@ -59,6 +59,12 @@ export function InCall({ setup, autoJoin }: { setup: CallSetup; autoJoin: boolea
     },
     [endCall, setup.roomId],
   );
+  // a join that failed (no microphone, a full room) ends the call placed from chat too: the
+  // other side is told, and neither stays busy for a call nobody is in
+  const failed = status === 'ended' && call.error !== undefined;
+  useEffect(() => {
+    if (failed) endCall(setup.roomId);
+  }, [failed, endCall, setup.roomId]);
   const video = setup.media === 'video';
   const waiting = call.status === 'active' && call.peers.length === 0;
 
