@@ -88,6 +88,9 @@ function refusal(code: string, message: string): Error {
   return Object.assign(new Error(code), { data: { code, message } });
 }
 
+/** What a connected socket's handshake keeps of its auth: nothing, one object for all. */
+const NO_AUTH = Object.freeze({});
+
 /**
  * Socket.IO on an engine.io server we route to ourselves: requests under `/socket.io/`
  * and upgrades reach it from the shared HTTP layer (which already enforced the Origin
@@ -95,9 +98,6 @@ function refusal(code: string, message: string): Error {
  * Limits: P3_MAX_CONNECTIONS (shared budget), not-yet-connected sessions per IP,
  * sockets per address, 1 MiB packets, handshake token auth.
  */
-/** What a connected socket's handshake keeps of its auth: nothing, one object for all. */
-const NO_AUTH = Object.freeze({});
-
 export function createTransport(ctx: SurfaceContext): Transport {
   const { config, metrics } = ctx;
   const refused = metrics.counter('p3_messaging_refused_total', 'Socket.IO connections refused', ['reason']);
