@@ -45,7 +45,8 @@ export async function inSlices<T>(
     n++;
     if (n >= size || ((n & 15) === 0 && performance.now() - start >= budgetMs)) {
       const gap = gapPerItem * n - (performance.now() - start);
-      if (gap >= 1) await sleep(gap);
+      // unref: a paced walk never keeps a process that is shutting down alive
+      if (gap >= 1) await sleep(gap, undefined, { ref: false });
       else await nextTurn();
       n = 0;
       start = performance.now();
