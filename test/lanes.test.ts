@@ -1,24 +1,15 @@
 import type { Socket } from 'node:net';
 import { EventSource } from 'eventsource';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signToken } from '../src/server/auth/tokens.js';
 import { compareStreamIds } from '../src/server/engine/types.js';
 import { createSession, dataOf, openStream, publish } from './helpers/lanes.js';
 import { startServer, TEST_SECRET, TEST_SERVICE_KEY, type TestServer, waitFor } from './helpers/server.js';
 import { signIn } from './helpers/siwe.js';
 
 /** A token like the server's, expiring in `ttlSec` (P3_TOKEN_TTL cannot go below 60 s). */
-async function shortToken(address: string, ttlSec: number) {
-  const iat = Math.floor(Date.now() / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(address)
-    .setIssuer('p3-realtime')
-    .setAudience('p3-realtime:user')
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + ttlSec)
-    .sign(new TextEncoder().encode(TEST_SECRET));
-}
+const shortToken = (address: string, ttlSec: number) =>
+  signToken(TEST_SECRET, address, Math.floor(Date.now() / 1000), ttlSec);
 
 describe('SSE lanes (one node)', () => {
   let t: TestServer;

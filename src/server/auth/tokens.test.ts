@@ -1,24 +1,13 @@
-import { SignJWT } from 'jose';
 import { getAddress } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { createTokenService } from './tokens.js';
+import { createTokenService, signToken } from './tokens.js';
 
 const secret = 'tokens-test-secret-0123456789-abcdefgh';
 const lower = '0x52908400098527886e0f7030069857d2e4169ee7';
 const checksum = getAddress(lower);
 
 /** A token minted outside issue() with the same secret, subject spelled as given. */
-async function minted(sub: string): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  return new SignJWT({})
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .setSubject(sub)
-    .setIssuer('p3-realtime')
-    .setAudience('p3-realtime:user')
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(new TextEncoder().encode(secret));
-}
+const minted = (sub: string) => signToken(secret, sub, Math.floor(Date.now() / 1000), 60);
 
 describe('token subject', () => {
   const tokens = createTokenService({ secret, ttlSec: 60 });

@@ -39,17 +39,8 @@ export function createTokenService(options: {
   return {
     async issue(address) {
       const iat = Math.floor(now() / 1000);
-      const exp = iat + options.ttlSec;
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(getAddress(address))
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
-        .setIssuedAt(iat)
-        .setExpirationTime(exp)
-        .setJti(randomBytes(12).toString('base64url'))
-        .sign(key);
-      return { token, expiresAt: exp * 1000 };
+      const token = await signToken(key, getAddress(address), iat, options.ttlSec);
+      return { token, expiresAt: (iat + options.ttlSec) * 1000 };
     },
     async verify(token) {
       if (typeof token !== 'string' || token.length === 0 || token.length > 4096) return null;
@@ -72,6 +63,28 @@ export function createTokenService(options: {
       }
     },
   };
+}
+
+/**
+ * Signs a bearer token for `subject` exactly as given (issue() checksums it first), issued
+ * at `iat` (s) for `ttlSec`. Exported for tests that mint tokens as another holder of the
+ * secret would (a raw subject, a lifetime below P3_TOKEN_TTL's minimum).
+ */
+export function signToken(
+  secret: string | Uint8Array,
+  subject: string,
+  iat: number,
+  ttlSec: number,
+): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(subject)
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + ttlSec)
+    .setJti(randomBytes(12).toString('base64url'))
+    .sign(typeof secret === 'string' ? new TextEncoder().encode(secret) : secret);
 }
 
 /**
