@@ -88,27 +88,22 @@ export function createCalls(deps: {
     return raw ? (JSON.parse(raw) as Call) : undefined;
   };
 
-  async function cleanup(call: Call) {
-    const t = timers.get(call.roomId);
-    if (t) clearTimeout(t);
-    timers.delete(call.roomId);
-    const pair = pairKey(call.caller, call.callee);
-    await Promise.all([
-      engine.del(roomKey(call.roomId)),
-      (await engine.get(pair)) === call.roomId ? engine.del(pair) : undefined,
-      (await engine.get(busyKey(call.caller))) === call.roomId ? engine.del(busyKey(call.caller)) : undefined,
-      (await engine.get(busyKey(call.callee))) === call.roomId ? engine.del(busyKey(call.callee)) : undefined,
-    ]);
-  }
-
   /**
-   * Tells the parties a call is over once its keys are gone: whoever hears the end and
-   * invites again at once must not find itself still busy. Told also when the cleanup
-   * failed (the keys then expire on their own).
+   * A call is over: its ring timer and keys go (a pair or busy key only while it still
+   * names this call; the three are read at once), then the parties are told, so whoever
+   * hears the end and invites again at once is not busy. Told also when the cleanup failed
+   * (the keys then expire on their own).
    */
-  async function announceAfter(cleaned: Promise<void>, announce: () => void): Promise<void> {
+  async function finish(call: Call, announce: () => void): Promise<void> {
     try {
-      await cleaned;
+      clearTimeout(timers.get(call.roomId));
+      timers.delete(call.roomId);
+      const shared = [pairKey(call.caller, call.callee), busyKey(call.caller), busyKey(call.callee)];
+      const owners = await Promise.all(shared.map((k) => engine.get(k)));
+      await Promise.all([
+        engine.del(roomKey(call.roomId)),
+        ...shared.map((k, i) => (owners[i] === call.roomId ? engine.del(k) : undefined)),
+      ]);
     } finally {
       announce();
     }
@@ -147,7 +142,7 @@ export function createCalls(deps: {
     const call = await load(roomId);
     if (call?.state !== 'ringing' || !(await resolve(roomId, 'missed'))) return;
     outcomes.inc({ outcome: 'missed' });
-    await announceAfter(cleanup(call), () => {
+    await finish(call, () => {
       io.to(userRoom(call.callee)).emit('call:ended', {
         roomId,
         from: call.caller,
@@ -178,7 +173,7 @@ export function createCalls(deps: {
     }
     for (const [sid, r] of outgoing) if (r === roomId) outgoing.delete(sid);
     const why = reason ?? (call.state === 'ringing' ? CallEndReason.cancelled : CallEndReason.hangup);
-    await announceAfter(cleanup(call), () => {
+    await finish(call, () => {
       io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why });
       io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why });
     });
@@ -191,7 +186,7 @@ export function createCalls(deps: {
     if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
     if (!(await resolve(roomId, 'rejected'))) return notFound;
     outcomes.inc({ outcome: 'rejected' });
-    await announceAfter(cleanup(call), () => {
+    await finish(call, () => {
       io.to(userRoom(call.caller)).emit('call:rejected', { roomId, from: me, reason: reason ?? 'rejected' });
       io.to(userRoom(me))
         .except(socket.id)
@@ -208,7 +203,7 @@ export function createCalls(deps: {
     if ((await engine.get(busyKey(me))) !== roomId) return;
     const other = call.caller === me ? call.callee : call.caller;
     outcomes.inc({ outcome: 'left' });
-    await announceAfter(cleanup(call), () => {
+    await finish(call, () => {
       io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: CallEndReason.left });
     });
   }
