@@ -89,7 +89,6 @@ export function createDelivery(deps: {
   const { engine, inbox, io, logger, now } = deps;
   /** The first device of each address on this node (the rest follow `next`). */
   const devices = new Map<Address, Device>();
-  let deviceCount = 0;
   /** Every device on this node (the lists above, walked: no map by socket id). */
   function* allDevices(): Generator<Device> {
     for (const first of devices.values()) for (let d: Device | undefined = first; d; d = d.next) yield d;
@@ -110,10 +109,14 @@ export function createDelivery(deps: {
     ),
   };
   deps.metrics.gauge('p3_messaging_devices', 'Devices on this node by state', ['state'], function () {
+    let all = 0;
     let syncing = 0;
-    for (const d of allDevices()) if (d.syncing) syncing++;
+    for (const d of allDevices()) {
+      all++;
+      if (d.syncing) syncing++;
+    }
     this.set({ state: 'syncing' }, syncing);
-    this.set({ state: 'live' }, deviceCount - syncing);
+    this.set({ state: 'live' }, all - syncing);
   });
   deps.metrics.gauge(
     'p3_messaging_held_messages',
@@ -350,7 +353,6 @@ export function createDelivery(deps: {
         next: devices.get(address),
       };
       devices.set(address, d);
-      deviceCount++;
       return sync(d).catch((error) => {
         logger.error({ err: error, address }, 'inbox drain failed; disconnecting so the client retries');
         socket.disconnect(true);
@@ -366,7 +368,6 @@ export function createDelivery(deps: {
         if (prev) prev.next = d.next;
         else if (d.next) devices.set(address, d.next);
         else devices.delete(address);
-        deviceCount--;
         return;
       }
     },
@@ -412,7 +413,6 @@ export function createDelivery(deps: {
     async close() {
       await unsubscribe?.();
       devices.clear();
-      deviceCount = 0;
     },
   };
 }
