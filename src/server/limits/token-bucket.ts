@@ -1,8 +1,4 @@
 /**
- * A token bucket: `rate` tokens per second, holding at most `burst`. Used per
- * connection (frames) and per remote address (REST calls).
- */
-/**
  * A token bucket kept by its owner in two small integers (a bucket per connection, inline:
  * no object, and no 16-byte heap box per fractional or epoch-ms field): `milli`, its
  * thousandths of a token, refilled here for `elapsedMs` whole ms at `rate` tokens per
@@ -17,6 +13,11 @@ export function msClock(now: () => number): () => number {
   return () => Math.floor(now() - epoch);
 }
 
+/**
+ * A token bucket: `rate` tokens per second, holding at most `burst`. Used where a bucket is
+ * made on demand (per remote address for REST calls, per socket that types); a bucket for
+ * every connection is kept inline with `refill`.
+ */
 export class TokenBucket {
   #tokens: number;
   #last: number;
