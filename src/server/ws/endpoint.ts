@@ -277,10 +277,15 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     conns.delete(conn);
     ctx.connections.release();
     if (conn.identity) inc(perAddress, conn.identity.address, -1);
-    else if (conn.pendingIp !== undefined) inc(pendingPerIp, conn.pendingIp, -1);
+    else unpend(conn);
     Promise.resolve(options.onClose?.(conn)).catch((error) =>
       log.error({ err: error, peerId: conn.id }, 'close handler failed'),
     );
+  }
+  /** The connection no longer counts as unauthenticated for its IP. */
+  function unpend(conn: Conn) {
+    if (conn.pendingIp !== undefined) inc(pendingPerIp, conn.pendingIp, -1);
+    conn.pendingIp = undefined;
   }
   function authDeadline(conn: Conn) {
     conn.authTimer = undefined;
@@ -338,8 +343,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       conn.identity = identity;
       clearTimeout(conn.authTimer);
       conn.authTimer = undefined;
-      if (conn.pendingIp !== undefined) inc(pendingPerIp, conn.pendingIp, -1);
-      conn.pendingIp = undefined;
+      unpend(conn);
       inc(perAddress, identity.address, 1);
       await options.onAuthenticated(conn, token);
     } catch (error) {
