@@ -30,6 +30,16 @@ interface Job {
 const encodeFor = (text: string, subscribers: number): string | Buffer =>
   subscribers > 1 ? Buffer.from(text) : text;
 
+/** A fan-out of `text` to the subscribers in `subs` (the live set: later ones get it too). */
+const job = (topic: PulseTopic, nodeId: string | undefined, text: string, subs: Set<PulseSession>): Job => ({
+  topic,
+  nodeId,
+  text: encodeFor(text, subs.size),
+  subs: subs.values(),
+  cancelled: false,
+  sent: 0,
+});
+
 /**
  * Delivers frames to the subscribers of one server node. Every frame is serialised once by
  * the caller, encoded once here, and the same bytes go to every subscriber. Metrics are the hot path: a
@@ -107,14 +117,7 @@ export class Fanout {
   broadcast(topic: PulseTopic, text: string): void {
     const subs = this.#subs[topic];
     if (subs.size === 0) return;
-    this.#run({
-      topic,
-      nodeId: undefined,
-      text: encodeFor(text, subs.size),
-      subs: subs.values(),
-      cancelled: false,
-      sent: 0,
-    });
+    this.#run(job(topic, undefined, text, subs));
   }
 
   /**
@@ -138,14 +141,7 @@ export class Fanout {
         return;
       }
     }
-    this.#run({
-      topic: 'metrics',
-      nodeId,
-      text: encodeFor(text, subs.size),
-      subs: subs.values(),
-      cancelled: false,
-      sent: 0,
-    });
+    this.#run(job('metrics', nodeId, text, subs));
   }
 
   /**
