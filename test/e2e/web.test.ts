@@ -68,6 +68,17 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
     if (turn) writeFileSync(join(SCREENSHOTS, 'coturn.log'), turn.output());
   });
 
+  /** From the chat pages, A calls B and B answers the prompt with `answer`. */
+  async function aCallsB(media: 'Audio' | 'Video', answer: 'Accept' | 'Reject') {
+    await go(a.page, `#/chat/${addrB}`);
+    await go(b.page, `#/chat/${addrA}`);
+    await a.page.getByRole('button', { name: `${media} call` }).click();
+    await b.page
+      .getByRole('alertdialog', { name: new RegExp(`Incoming ${media.toLowerCase()} call`) })
+      .getByRole('button', { name: answer })
+      .click({ timeout: T });
+  }
+
   it('signs in with two local test identities', async () => {
     expect(addrA).toMatch(/^0x[0-9a-fA-F]{40}$/);
     expect(addrB).toMatch(/^0x[0-9a-fA-F]{40}$/);
@@ -139,48 +150,28 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
   });
 
   it('B rejects a call: A is told in words and the call ends', async () => {
-    await go(a.page, `#/chat/${addrB}`);
-    await go(b.page, `#/chat/${addrA}`);
-    await a.page.getByRole('button', { name: 'Video call' }).click();
-    const prompt = b.page.getByRole('alertdialog', { name: /Incoming video call/ });
-    await prompt.getByRole('button', { name: 'Reject' }).click();
+    await aCallsB('Video', 'Reject');
     await a.page.getByText('declined the call').waitFor({ timeout: T });
     await a.page.getByTestId('call-status').filter({ hasText: 'Call ended' }).waitFor({ timeout: T });
-    expect(await prompt.count()).toBe(0);
+    expect(await b.page.getByRole('alertdialog', { name: /Incoming video call/ }).count()).toBe(0);
   });
 
   it('leaving the call page ends the call: both can be called again at once', async () => {
-    await go(a.page, `#/chat/${addrB}`);
-    await go(b.page, `#/chat/${addrA}`);
-    await a.page.getByRole('button', { name: 'Audio call' }).click();
-    await b.page
-      .getByRole('alertdialog', { name: /Incoming audio call/ })
-      .getByRole('button', { name: 'Accept' })
-      .click({ timeout: T });
+    await aCallsB('Audio', 'Accept');
     await Promise.all([expectConnected(a, 'A'), expectConnected(b, 'B')]);
-    // both go elsewhere in the app without pressing Hang up
-    await go(a.page, `#/chat/${addrB}`);
-    await go(b.page, `#/chat/${addrA}`);
-    await a.page.getByRole('button', { name: 'Audio call' }).click();
-    const again = b.page.getByRole('alertdialog', { name: /Incoming audio call/ });
-    await again.getByRole('button', { name: 'Reject' }).click({ timeout: T });
+    // both go elsewhere in the app (the chat pages) without pressing Hang up, and call again
+    await aCallsB('Audio', 'Reject');
     await a.page.getByText('declined the call').waitFor({ timeout: T });
   });
 
   it('a call whose join fails (no microphone) ends for both: A is told, and both can be called again', async () => {
-    await go(a.page, `#/chat/${addrB}`);
-    await go(b.page, `#/chat/${addrA}`);
     // B's browser refuses the microphone (hash navigation keeps the page, and the override)
     await b.page.evaluate(() => {
       const md = navigator.mediaDevices as MediaDevices & { realGetUserMedia?: MediaDevices['getUserMedia'] };
       md.realGetUserMedia = md.getUserMedia.bind(md);
       md.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
     });
-    await a.page.getByRole('button', { name: 'Audio call' }).click();
-    await b.page
-      .getByRole('alertdialog', { name: /Incoming audio call/ })
-      .getByRole('button', { name: 'Accept' })
-      .click({ timeout: T });
+    await aCallsB('Audio', 'Accept');
     await b.page.getByTestId('call-status').filter({ hasText: 'Call ended' }).waitFor({ timeout: T });
     await a.page.getByText('ended the call').waitFor({ timeout: T });
     await b.page.evaluate(() => {
@@ -188,13 +179,7 @@ describe('web app (Chromium, fake media, real coturn)', { timeout: 90_000 }, () 
       if (md.realGetUserMedia) md.getUserMedia = md.realGetUserMedia;
     });
     // neither is busy: a new call rings at once
-    await go(a.page, `#/chat/${addrB}`);
-    await go(b.page, `#/chat/${addrA}`);
-    await a.page.getByRole('button', { name: 'Audio call' }).click();
-    await b.page
-      .getByRole('alertdialog', { name: /Incoming audio call/ })
-      .getByRole('button', { name: 'Reject' })
-      .click({ timeout: T });
+    await aCallsB('Audio', 'Reject');
     await a.page.getByText('declined the call').waitFor({ timeout: T });
   });
 
