@@ -24,6 +24,16 @@ function onlyConnection(c: Call): FakePeerConnection {
   return peer.connection as unknown as FakePeerConnection;
 }
 
+/** `first` joins, then `second`; resolves with each one's connection once both are connected. */
+async function joinedPair(first: Call, second: Call): Promise<[FakePeerConnection, FakePeerConnection]> {
+  await first.join();
+  await second.join();
+  await waitFor(() => first.peers.size === 1 && second.peers.size === 1, { what: 'both see each other' });
+  const pair: [FakePeerConnection, FakePeerConnection] = [onlyConnection(first), onlyConnection(second)];
+  await waitFor(() => pair.every((p) => p.iceConnectionState === 'connected'), { what: 'connected' });
+  return pair;
+}
+
 /**
  * createCall in Node: the real server (ICE config, signaling), a fake RTCPeerConnection
  * (the media itself is tested in a browser elsewhere).
@@ -108,14 +118,8 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     const room = uniqueId('offer');
     const a = await newCall(room);
     const b = await newCall(room);
-    await a.join();
-    await b.join();
-    await waitFor(() => a.peers.size === 1 && b.peers.size === 1, { what: 'both see each other' });
-    const [ofA, ofB] = [onlyConnection(a), onlyConnection(b)];
-    await waitFor(
-      () => [ofA, ofB].every((p) => p.signalingState === 'stable' && p.iceConnectionState === 'connected'),
-      { what: 'negotiated and connected' },
-    );
+    const [ofA, ofB] = await joinedPair(a, b);
+    await waitFor(() => [ofA, ofB].every((p) => p.signalingState === 'stable'), { what: 'negotiated' });
     // no glare on a join: b offered once, a answered (its tracks rode on the answer)
     expect(ofB.offersMade).toBe(1);
     expect(ofA.offersMade).toBe(0);
@@ -130,17 +134,8 @@ describe('createCall over the real signaling server (fake RTCPeerConnection)', (
     const room = uniqueId('viewer');
     const a = await newCall(room);
     const viewer = await newCall(room, { localStream: { getTracks: () => [] } as unknown as MediaStream });
-    await a.join();
     const t0 = Date.now();
-    await viewer.join();
-    await waitFor(() => a.peers.size === 1 && viewer.peers.size === 1, { what: 'both see each other' });
-    const [ofA, ofViewer] = [onlyConnection(a), onlyConnection(viewer)];
-    await waitFor(
-      () => ofA.iceConnectionState === 'connected' && ofViewer.iceConnectionState === 'connected',
-      {
-        what: 'connected',
-      },
-    );
+    const [ofA, ofViewer] = await joinedPair(a, viewer);
     // long before the 8 s a waiting side gives an offer that does not come
     expect(Date.now() - t0).toBeLessThan(5_000);
     expect(ofViewer.transceivers).toEqual([
