@@ -21,20 +21,3 @@ if (process.env.BENCH_STALLS) {
     last = t;
   }, 2).unref();
 }
-// BENCH_PROFILE: CPU profile between 'profile-start' and 'profile-stop' IPC messages
-if (process.env.BENCH_PROFILE) {
-  const { Session } = await import('node:inspector/promises');
-  const { writeFileSync } = await import('node:fs');
-  const session = new Session();
-  session.connect();
-  process.on('message', async (m: { cmd?: string; path?: string }) => {
-    if (m.cmd === 'profile-start') {
-      await session.post('Profiler.enable');
-      await session.post('Profiler.start');
-    } else if (m.cmd === 'profile-stop' && m.path) {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(m.path, JSON.stringify(profile));
-      process.send?.({ profiled: m.path });
-    }
-  });
-}

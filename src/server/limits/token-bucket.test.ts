@@ -41,7 +41,6 @@ describe('inline buckets (refill, msClock)', () => {
     for (let i = 0; i < 50; i++) if (take()) ok++;
     expect(ok).toBe(5);
     // 0.1 s at 3/s is 0.3 of a token, kept: three such steps and a bit make one
-    milli = 0;
     expect(refill(0, 100, 3, 20)).toBe(300);
     expect(refill(900, 100, 3, 20)).toBe(1200);
     expect(refill(500, 60_000, 10, 20)).toBe(20_000);
