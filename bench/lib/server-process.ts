@@ -91,6 +91,8 @@ export async function startBenchServer(
 
 /** Called by a bench server module once it listens: reports the port and serves heap queries. */
 export function serveBenchIpc(port: number): void {
+  // a clean exit on SIGTERM lets --cpu-prof write its profile (baselines too)
+  process.on('SIGTERM', () => process.exit(0));
   process.on('message', (m: { cmd?: string; id?: number; path?: string }) => {
     if (m.cmd === 'snapshot' && m.path) {
       // a heap snapshot for bench/heapdiff.ts (where an idle connection's bytes go)

@@ -8,8 +8,6 @@ const { createRealtimeServer } = (await import(
 const server = await createRealtimeServer({ config: { port: 0, host: '127.0.0.1', logLevel: 'silent' } });
 const { port } = await server.listen();
 serveBenchIpc(port);
-// a clean exit on SIGTERM lets --cpu-prof write its profile
-process.on('SIGTERM', () => process.exit(0));
 // BENCH_STALLS=<ms>: log every event-loop stall longer than that (diagnosis only)
 if (process.env.BENCH_STALLS) {
   const limit = Number(process.env.BENCH_STALLS);
@@ -17,7 +15,7 @@ if (process.env.BENCH_STALLS) {
   setInterval(() => {
     const t = performance.now();
     if (t - last - 2 > limit)
-      console.error(`stall ${(t - last - 2).toFixed(1)} ms at ${new Date().toISOString()}`);
+      console.error(`stall ${(t - last - 2).toFixed(1)} ms at ${new Date().toISOString()} (${Math.round(t)} ms since start)`);
     last = t;
   }, 2).unref();
 }

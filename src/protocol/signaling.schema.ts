@@ -80,8 +80,7 @@ type _Checks = [
 ];
 
 export type SignalingParseResult =
-  /** `asSent`: a relay whose data is the parsed JSON itself, nothing dropped or converted. */
-  | { ok: true; frame: SignalingRequestFrame; asSent?: boolean }
+  | { ok: true; frame: SignalingRequestFrame }
   | { ok: false; code: typeof ErrorCode.badRequest | typeof ErrorCode.invalidRoom; message: string };
 
 type RelayFrame = Extract<SignalingRequestFrame, { type: SignalingRelayType }>;
@@ -129,7 +128,7 @@ export function relayFastPath(raw: unknown): RelayFrame | undefined {
  */
 export function parseSignalingFrame(raw: unknown): SignalingParseResult {
   const relay = relayFastPath(raw);
-  if (relay) return { ok: true, frame: relay, asSent: true };
+  if (relay) return { ok: true, frame: relay };
   const r = SignalingClientFrameSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];

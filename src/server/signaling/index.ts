@@ -9,19 +9,13 @@ import type { Surface, SurfaceContext } from '../surface.js';
 import { type AuthRequest, createWsEndpoint, type WsConnection } from '../ws/endpoint.js';
 import { createSignalingMetrics } from './metrics.js';
 import { createPeer, type Peer, runInOrder } from './peer.js';
+import { type ScannedRelay, scanRelay } from './relay-scan.js';
 import { createRooms } from './rooms.js';
 import { recordCallStats } from './stats.js';
 import { createMembershipSweep } from './sweep.js';
 
 /** Frames of one connection that may wait behind an engine round trip. */
 const MAX_QUEUED_FRAMES = 256;
-
-/** Own keys of a parsed frame, counted without an array. */
-function keyCount(o: Record<string, unknown>): number {
-  let n = 0;
-  for (const k in o) if (Object.hasOwn(o, k)) n++;
-  return n;
-}
 
 /** The SIWE message's address line (EIP-4361: the line after the domain's request line). */
 const SIWE_ADDRESS_LINE = /^(0x[0-9a-fA-F]{40})$/m;
@@ -77,18 +71,14 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     peer.conn.error(ErrorCode.internal, 'The server could not process this frame');
   }
 
-  function handle(
-    peer: Peer,
-    frame: Exclude<SignalingClientFrame, { type: 'auth' }>,
-    raw: Buffer | undefined,
-  ): void | Promise<void> {
+  function handle(peer: Peer, frame: Exclude<SignalingClientFrame, { type: 'auth' }>): void | Promise<void> {
     switch (frame.type) {
       case 'join':
         return rooms.join(peer, frame.roomId);
       case 'offer':
       case 'answer':
       case 'ice':
-        return rooms.relay(peer, frame.type, frame.roomId, frame.data, frame.to, raw);
+        return rooms.relay(peer, frame.type, frame.roomId, frame.to, frame.data);
       case 'end':
       case 'leave':
         return rooms.leave(peer, frame.roomId, frame.type);
@@ -101,7 +91,7 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     }
   }
 
-  function onFrame(conn: WsConnection, raw: Record<string, unknown> & { type: string }, bytes?: Buffer) {
+  function onFrame(conn: WsConnection, raw: Record<string, unknown> & { type: string }) {
     if (raw.type === 'heartbeat' || raw.type === 'ping') {
       conn.sendText(`{"type":"pong","serverTime":${now()}}`);
       return;
@@ -116,22 +106,29 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
-    // a relay may reuse the sender's bytes of `data` (relay-frame.ts) when the check took
-    // the data as sent (the schema path drops keys such as `__proto__`), the frame holds
-    // nothing else, and it runs now: a frame that queues must not keep the socket's read buffer
-    const f = parsed.frame;
-    const sent =
-      bytes !== undefined &&
-      parsed.asSent === true &&
-      peer.tail === undefined &&
-      keyCount(raw) === ('to' in f && f.to !== undefined ? 4 : 3)
-        ? bytes
-        : undefined;
-    const accepted = runInOrder(peer, handle, MAX_QUEUED_FRAMES, frameFailed, f, sent);
+    const accepted = runInOrder(peer, handle, MAX_QUEUED_FRAMES, frameFailed, parsed.frame, undefined);
     if (!accepted) {
       metrics.queueOverflow.inc();
       conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
     }
+  }
+
+  const relayScanned = (peer: Peer, r: ScannedRelay, bytes: Buffer) =>
+    rooms.relay(peer, r.type, r.roomId, r.to, undefined, bytes, r.dataStart, r.dataEnd);
+
+  /**
+   * A relay frame as the SDK writes it goes from its bytes to the relayed frame without
+   * JSON.parse (relay-scan.ts) when it runs now; anything else, or a frame that must wait
+   * behind a join, takes the parsing path.
+   */
+  function rawFrame(conn: WsConnection, bytes: Buffer): boolean {
+    const peer = peers.get(conn.id);
+    if (!peer || peer.tail !== undefined || peer.closed) return false;
+    const r = scanRelay(bytes);
+    if (!r) return false;
+    // nothing waits, so it runs at once (the scan result is read before anything awaits)
+    runInOrder(peer, relayScanned, MAX_QUEUED_FRAMES, frameFailed, r, bytes);
+    return true;
   }
 
   const endpoint = createWsEndpoint(ctx, {
@@ -150,6 +147,7 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       });
     },
     onFrame,
+    rawFrame,
     onClose(conn) {
       const peer = peers.get(conn.id);
       if (!peer) return;

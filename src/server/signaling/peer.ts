@@ -19,6 +19,8 @@ export interface Membership {
    * and (once admitted) relayed frames, already serialised.
    */
   backlog: ({ kind: 'join' | 'leave'; peerId: string; address: string } | string)[];
+  /** What every relayed frame of this membership holds between its type and its data (built on the first relay). */
+  relayHead: string | undefined;
 }
 
 /** One authenticated signaling connection. */

@@ -1,32 +1,54 @@
 import type { SignalingRelayType } from '../../protocol/signaling.js';
 
 /**
- * The relayed frame `{"type","roomId","from","fromAddress","data"}` built around the text
- * of `data` as the sender sent it, without serialising it again: the SDK (and any client
- * that writes the fields in the protocol's order) sends `{"type":…,"roomId":…,"data":{…}}`
- * or the same with `,"to":…` last. Anything else (another order, spaces, escapes) returns
- * undefined and the caller serialises the parsed frame.
- *
- * The caller has parsed `raw` and checked that it holds only `type`, `roomId`, `data` and
- * `to` (so nothing of the sender's can pose as `from`); `type`, `roomId` and `to` are the
- * parsed, validated values (a roomId is [A-Za-z0-9_.:-]), so the bytes around `data` match
- * them only if the sender wrote exactly these. A key the sender wrote twice stays in `data`'s
- * place as sent, after it: JSON.parse takes the last one, as the server did.
+ * A relayed frame `{"type","roomId","from","fromAddress","data"}`: text when the server
+ * serialised it (or another node sent it), bytes when it was built from the sender's bytes.
  */
-export function spliceRelay(
-  raw: Buffer,
+export type RelayFrame = string | Buffer;
+
+const TYPE_HEADS: Record<SignalingRelayType, string> = {
+  ice: '{"type":"ice',
+  offer: '{"type":"offer',
+  answer: '{"type":"answer',
+};
+
+/**
+ * The relayed frame's bytes: the type, `head` (`","roomId":…,"data":`, ASCII: the roomId
+ * alphabet, a peer id and an address) and the sender's bytes of `data` (`raw[start, end)`)
+ * copied as they are. No string of the frame is made, and ws sends the bytes as they are
+ * (a string it would measure, then encode, on every send).
+ *
+ * The buffer is a slice of Node's shared pool: it costs no allocation of its own, but while
+ * it is kept it keeps its 8 KiB pool block alive. A frame that waits (a backlog, a socket
+ * with unsent bytes) is kept as its own copy instead (see `keepable`).
+ */
+export function relayBytes(
   type: SignalingRelayType,
-  roomId: string,
-  to: string | undefined,
-  from: string,
-  fromAddress: string,
-): string | undefined {
-  const head = `{"type":"${type}","roomId":"${roomId}","data":`;
-  const tail = to === undefined ? '}' : `,"to":${JSON.stringify(to)}}`;
-  const end = raw.length - tail.length;
-  if (end <= head.length) return undefined;
-  // latin1 reads each byte as one char: a non-ASCII byte never equals the ASCII we expect
-  if (raw.toString('latin1', 0, head.length) !== head || raw.toString('latin1', end) !== tail)
-    return undefined;
-  return `{"type":"${type}","roomId":"${roomId}","from":"${from}","fromAddress":"${fromAddress}","data":${raw.toString('utf8', head.length, end)}}`;
+  head: string,
+  raw: Buffer,
+  start: number,
+  end: number,
+): Buffer {
+  const typeHead = TYPE_HEADS[type];
+  const out = Buffer.allocUnsafe(typeHead.length + head.length + (end - start) + 1);
+  let at = out.write(typeHead, 0, 'latin1');
+  at += out.write(head, at, 'latin1');
+  at += raw.copy(out, at, start, end);
+  out[at] = 0x7d; // }
+  return out;
+}
+
+/** The frame as text (the bus between nodes carries text). */
+export const textOf = (frame: RelayFrame): string =>
+  typeof frame === 'string' ? frame : frame.toString('utf8');
+
+/**
+ * The frame in a form that may wait in a socket's send queue: a pooled buffer is copied
+ * into one of its own, so a slow reader holds its frames' bytes and not a pool block each.
+ */
+export function keepable(frame: RelayFrame): RelayFrame {
+  if (typeof frame === 'string') return frame;
+  const own = Buffer.allocUnsafeSlow(frame.length);
+  frame.copy(own);
+  return own;
 }

@@ -2,12 +2,12 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { MAX_ROOMS_PER_PEER, type SignalingPeer, type SignalingRelayType } from '../../protocol/signaling.js';
 import type { Engine } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
-import { type BusEvent, memberOf, parseMember, ROOM_INDEX_KEY, roomKey } from './bus.js';
+import { memberOf, parseMember, ROOM_INDEX_KEY, roomKey } from './bus.js';
 import { withJoinLock } from './join-lock.js';
 import { createLocalRooms, type LocalRoom, type MemberEvent } from './local-rooms.js';
 import type { SignalingMetrics } from './metrics.js';
 import { type Membership, type Peer, roomsToWrite } from './peer.js';
-import { spliceRelay } from './relay-frame.js';
+import { type RelayFrame, relayBytes, textOf } from './relay-frame.js';
 
 export type LeaveReason = 'leave' | 'end' | 'disconnect';
 
@@ -58,7 +58,15 @@ export function createRooms(options: RoomsOptions) {
       return;
     }
     const room = open(roomId);
-    const m: Membership = { peer, roomId, state: 'joining', admitted: false, known: new Set(), backlog: [] };
+    const m: Membership = {
+      peer,
+      roomId,
+      state: 'joining',
+      admitted: false,
+      known: new Set(),
+      backlog: [],
+      relayHead: undefined,
+    };
     roomsToWrite(peer).set(roomId, m);
     room.pending++;
     const gone = () => m.state === 'gone' || peer.closed;
@@ -132,6 +140,10 @@ export function createRooms(options: RoomsOptions) {
     return target !== undefined && (target.state === 'in' || target.admitted);
   }
 
+  /** A relayed frame to the room's other nodes (the bus carries text). */
+  const publishRelay = (room: LocalRoom, from: string, to: string, frame: RelayFrame) =>
+    publish(room, { kind: 'relay', origin: self, from, to, frame: textOf(frame) });
+
   /** The membership a frame needs, or `not_in_room` sent. */
   function membership(peer: Peer, roomId: string): Membership | undefined {
     const m = peer.rooms.get(roomId);
@@ -140,13 +152,20 @@ export function createRooms(options: RoomsOptions) {
     return undefined;
   }
 
+  /**
+   * Relays an offer, answer or ice frame. `data` is the parsed payload, serialised here; or,
+   * for a frame read by scanRelay, the sender's own bytes of it (`raw[start, end)`), copied
+   * into the relayed frame as they are, never parsed.
+   */
   function relay(
     peer: Peer,
     type: SignalingRelayType,
     roomId: string,
-    data: unknown,
     to: string | undefined,
+    data: unknown,
     raw?: Buffer,
+    start = 0,
+    end = 0,
   ): void | Promise<void> {
     const m = membership(peer, roomId);
     if (!m) return;
@@ -156,9 +175,11 @@ export function createRooms(options: RoomsOptions) {
       peer.conn.error(ErrorCode.unknownPeer, 'A peer cannot send to itself');
       return;
     }
-    const frame =
-      (raw && spliceRelay(raw, type, roomId, to, peer.id, peer.address)) ??
-      JSON.stringify({ type, roomId, from: peer.id, fromAddress: peer.address, data });
+    // the part after the type is the same for every relay of this membership: built once
+    m.relayHead ??= `","roomId":"${roomId}","from":"${peer.id}","fromAddress":"${peer.address}","data":`;
+    const frame = raw
+      ? relayBytes(type, m.relayHead, raw, start, end)
+      : `{"type":"${type}${m.relayHead}${JSON.stringify(data)}}`;
     if (to) {
       // a local target (also one admitted but still waiting for its `joined`): no engine at all
       if (isLocal(room, to)) {
@@ -166,10 +187,9 @@ export function createRooms(options: RoomsOptions) {
         metrics.relayedLocal.inc();
         return;
       }
-      const event: BusEvent = { kind: 'relay', origin: self, from: peer.id, to, frame };
       if (m.known.has(to)) {
         metrics.relayedRemote.inc();
-        return publish(room, event);
+        return publishRelay(room, peer.id, to, frame);
       }
       // a peer we have not heard of yet may have just joined on another node: ask the engine
       return peersOf(roomId, peer.id).then((peers) => {
@@ -183,14 +203,14 @@ export function createRooms(options: RoomsOptions) {
           return;
         }
         metrics.relayedRemote.inc();
-        return publish(room, event);
+        return publishRelay(room, peer.id, to, frame);
       });
     }
     deliverRelay(room, peer.id, '', frame);
     metrics.relayedLocal.inc();
     if (hasRemote(room, m)) {
       metrics.relayedRemote.inc();
-      return publish(room, { kind: 'relay', origin: self, from: peer.id, to: '', frame });
+      return publishRelay(room, peer.id, '', frame);
     }
   }
 

@@ -36,16 +36,14 @@ export interface WsEndpointOptions {
   publicTypes?: string[];
   /** Called once the connection is authenticated (send `auth_ok` here). */
   onAuthenticated(conn: WsConnection, token: string): void | Promise<void>;
+  /** Every parsed frame that is not an auth frame, from an authenticated connection or of a public type. */
+  onFrame(conn: WsConnection, frame: Record<string, unknown> & { type: string }): void | Promise<void>;
   /**
-   * Every parsed frame that is not an auth frame, from an authenticated connection or of a
-   * public type; `raw` is the frame's bytes as received (absent for a frame held during
-   * authentication). It may be a view into the socket's read buffer: copy what is kept.
+   * Offered each text frame of an authenticated connection before it is parsed (after the
+   * rate limit): true when it handled the frame from its bytes, false to have it parsed and
+   * given to onFrame. `bytes` may be a view into the socket's read buffer: copy what is kept.
    */
-  onFrame(
-    conn: WsConnection,
-    frame: Record<string, unknown> & { type: string },
-    raw?: Buffer,
-  ): void | Promise<void>;
+  rawFrame?(conn: WsConnection, bytes: Buffer): boolean;
   onClose?(conn: WsConnection): void | Promise<void>;
   /** Called on every sweep (WS_HEARTBEAT_INTERVAL): renew leases here. */
   onSweep?(conns: ReadonlySet<WsConnection>): void | Promise<void>;
@@ -374,6 +372,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       conn.error(ErrorCode.badRequest, 'Frames must be JSON text');
       return;
     }
+    if (conn.identity && options.rawFrame && Buffer.isBuffer(data) && options.rawFrame(conn, data)) return;
     let frame: unknown;
     try {
       frame = JSON.parse(data.toString());
@@ -413,12 +412,12 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
       conn.error(ErrorCode.notAuthenticated, 'Authenticate first');
       return;
     }
-    dispatch(conn, f as Record<string, unknown> & { type: string }, Buffer.isBuffer(data) ? data : undefined);
+    dispatch(conn, f as Record<string, unknown> & { type: string });
   }
 
-  function dispatch(conn: Conn, f: Record<string, unknown> & { type: string }, raw?: Buffer) {
+  function dispatch(conn: Conn, f: Record<string, unknown> & { type: string }) {
     try {
-      const done = options.onFrame(conn, f, raw);
+      const done = options.onFrame(conn, f);
       if (done instanceof Promise) done.catch((error) => frameFailed(conn, error));
     } catch (error) {
       frameFailed(conn, error);
