@@ -6,6 +6,7 @@ import {
   type StreamAppendOptions,
   type StreamEntry,
   type StreamInfo,
+  type StreamTakeNotify,
 } from './types.js';
 
 export interface MemoryEngineOptions {
@@ -331,7 +332,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
         maxDeletedId: s.maxDeleted,
       };
     },
-    async streamTake(key, ids) {
+    async streamTake(key, ids, notify) {
       const s = liveStream(key);
       if (!s) return [];
       const byId = new Map(s.entries.map((e) => [e.id, e]));
@@ -344,6 +345,10 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
         taken.push({ id: e.id, data: e.data });
       }
       if (taken.length > 0) s.entries = s.entries.filter((e) => byId.has(e.id));
+      if (notify) {
+        const notice = takeNotice(taken, notify);
+        if (notice) void engine.publish(notify.channel, notice);
+      }
       return taken;
     },
     async streamDelete(key, ids) {
@@ -360,4 +365,26 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
     },
   };
   return engine;
+}
+
+/** The StreamTakeNotify message of one take (undefined when no entry has the field). */
+function takeNotice(taken: StreamEntry[], notify: StreamTakeNotify): string | undefined {
+  const groups = new Map<string, string[]>();
+  for (const e of taken) {
+    let value: unknown;
+    try {
+      value = (JSON.parse(e.data) as Record<string, unknown>)?.[notify.field];
+    } catch {
+      continue;
+    }
+    if (typeof value !== 'string') continue;
+    const ids = groups.get(value);
+    if (ids) ids.push(e.id);
+    else groups.set(value, [e.id]);
+  }
+  if (groups.size === 0) return undefined;
+  const rows = [...groups].map(
+    ([value, ids]) => `[${JSON.stringify(value)},${JSON.stringify(ids)},${notify.tag}]`,
+  );
+  return `[${rows.join(',')}]`;
 }

@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { perTurn } from './batch.js';
 import { coalesceWrites } from './coalesce.js';
-import type { Engine, StreamAppendOptions, StreamEntry, StreamInfo } from './types.js';
+import type { Engine, StreamAppendOptions, StreamEntry, StreamInfo, StreamTakeNotify } from './types.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -76,8 +76,9 @@ return removed`;
 const STREAM_FIELD = 'd';
 
 // STREAM_DELETE that also returns what it removed, for many streams in one call (KEYS:
-// stream, marker per item; ARGV: per item the number of ids, then the ids). Each item
-// answers a flat {id, data, id, data, …} or {-1, error}.
+// stream, marker per item; ARGV: per item the number of ids, the notice channel, field and
+// tag ('' = no notice), then the ids). Each item answers a flat {id, data, id, data, …} or
+// {-1, error}. The takes' notices go out as one PUBLISH per channel, in the same atomic step.
 const STREAM_TAKE_MANY = `
 ${LUA_ID_ORDER}
 ${LUA_SAVE_MARKER}
@@ -105,13 +106,49 @@ local function take(stream, marker, first, last)
   if moved then save_marker(stream, marker, top) end
   return out
 end
+-- a take with a notice channel lists its ids grouped by a field of their data (StreamTakeNotify)
+local notes, channels = {}, {}
+local function notice(ch, field, tag, taken)
+  local groups, order = {}, {}
+  for j = 1, #taken, 2 do
+    local ok, obj = pcall(cjson.decode, taken[j + 1])
+    local v = ok and type(obj) == 'table' and obj[field] or nil
+    if type(v) == 'string' then
+      if not groups[v] then
+        groups[v] = {}
+        order[#order + 1] = v
+      end
+      local g = groups[v]
+      g[#g + 1] = taken[j]
+    end
+  end
+  if #order == 0 then return end
+  if not notes[ch] then
+    notes[ch] = {}
+    channels[#channels + 1] = ch
+  end
+  local list = notes[ch]
+  for _, v in ipairs(order) do
+    list[#list + 1] = '[' .. cjson.encode(v) .. ',' .. cjson.encode(groups[v]) .. ',' .. tag .. ']'
+  end
+end
 local answers = {}
 local a = 1
 for i = 1, #KEYS / 2 do
   local n = tonumber(ARGV[a])
-  local ok, r = pcall(take, KEYS[2 * i - 1], KEYS[2 * i], a + 1, a + n)
-  if ok then answers[i] = r else answers[i] = {-1, error_text(r)} end
-  a = a + n + 1
+  local ch = ARGV[a + 1]
+  local ok, r = pcall(take, KEYS[2 * i - 1], KEYS[2 * i], a + 4, a + 3 + n)
+  if ok then
+    answers[i] = r
+    if ch ~= '' then notice(ch, ARGV[a + 2], ARGV[a + 3], r) end
+  else
+    answers[i] = {-1, error_text(r)}
+  end
+  a = a + n + 4
+end
+-- the entries are taken: a failed notice must not report the take as failed
+for _, ch in ipairs(channels) do
+  pcall(redis.call, 'PUBLISH', ch, '[' .. table.concat(notes[ch], ',') .. ']')
 end
 return answers`;
 
@@ -261,13 +298,13 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
     MAX_BATCH,
     { weigh: (item) => item.data.length, maxWeight: MAX_BATCH_BYTES },
   );
-  const take = perTurn<{ key: string; ids: string[] }, StreamEntry[]>(
+  const take = perTurn<{ key: string; ids: string[]; notify: StreamTakeNotify | undefined }, StreamEntry[]>(
     async (items) => {
       const keys: string[] = [];
       const args: string[] = [];
-      for (const { key, ids } of items) {
+      for (const { key, ids, notify } of items) {
         keys.push(k(key), k(key) + TRIM_MARKER);
-        args.push(String(ids.length), ...ids);
+        args.push(String(ids.length), notify?.channel ?? '', notify?.field ?? '', notify?.tag ?? '', ...ids);
       }
       const rows = (await takeMany(keys, ...args)) as (string | number)[][];
       return rows.map((flat) => {
@@ -483,9 +520,9 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
         maxDeletedId: (await client.get(k(key) + TRIM_MARKER)) ?? '0-0',
       };
     },
-    async streamTake(key, ids) {
+    async streamTake(key, ids, notify) {
       if (ids.length === 0) return [];
-      return take({ key, ids });
+      return take({ key, ids, notify });
     },
     async streamDelete(key, ids) {
       if (ids.length === 0) return 0;

@@ -1,6 +1,5 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import { type Ack, type Address, type DirectMessage, MAX_CONTENT_BYTES } from '../../protocol/messaging.js';
-import { perTurn } from '../engine/batch.js';
 import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -10,11 +9,11 @@ import type { MsgServer, MsgSocket } from './transport.js';
 
 /** Internal channel on which the inbox announces stored messages to every node (see Inbox). */
 export const DELIVER_CHANNEL = 'p3:internal:dm';
-/** Internal channel of delivery receipts: `[{ to, ids, by, timestamp }, …]`. */
+/**
+ * Internal channel of delivery receipts, published by the inbox's removal itself:
+ * `[[to, [id, …], { by, timestamp }], …]` (see Inbox.remove).
+ */
 const RECEIPT_CHANNEL = 'p3:internal:receipts';
-/** Most receipts in one notice, and most message ids in them. */
-const RECEIPTS_PER_NOTICE = 500;
-const RECEIPT_IDS_PER_NOTICE = 5_000;
 /**
  * Receipts each node keeps for senders that come back through connection-state recovery
  * (as many as the Socket.IO adapter stream keeps of room events).
@@ -145,15 +144,6 @@ export function createDelivery(deps: {
     else io.local.to(socket.id).emit(event as 'message:receive', data as DirectMessage);
   }
 
-  const publishReceipts = perTurn<Receipt, undefined>(
-    async (list) => {
-      await engine.publish(RECEIPT_CHANNEL, JSON.stringify(list));
-      return list.map(() => undefined);
-    },
-    RECEIPTS_PER_NOTICE,
-    { weigh: (r) => r.ids.length, maxWeight: RECEIPT_IDS_PER_NOTICE },
-  );
-
   // every node sees every receipt notice: it keeps the recent ones for senders that come
   // back after missing some (on this node or another)
   const kept = new KeptReceipts(
@@ -170,8 +160,16 @@ export function createDelivery(deps: {
   );
 
   function onReceipts(raw: string) {
-    for (const r of (parseNotice(raw) ?? []) as Receipt[]) {
-      if (typeof r?.to !== 'string' || !Array.isArray(r.ids) || typeof r.timestamp !== 'number') continue;
+    for (const row of parseNotice(raw) ?? []) {
+      if (!Array.isArray(row)) continue;
+      const [to, ids, tag] = row as [unknown, unknown, { by?: unknown; timestamp?: unknown } | null];
+      if (typeof to !== 'string' || !Array.isArray(ids) || typeof tag?.timestamp !== 'number') continue;
+      const r: Receipt = {
+        to: to as Address,
+        ids: ids as string[],
+        by: tag.by as Address,
+        timestamp: tag.timestamp,
+      };
       // the sender's devices on this node (every messaging socket is one, syncing or not)
       const first = devices.get(r.to);
       if (first) {
@@ -372,22 +370,15 @@ export function createDelivery(deps: {
       }
     },
 
-    /** `address` stored these: remove them and tell each sender (`message:delivered`). */
+    /**
+     * `address` stored these: remove them; the removal tells each sender
+     * (`message:delivered`, through RECEIPT_CHANNEL).
+     */
     async ack(address: Address, ids: string[]): Promise<number> {
-      const removed = await inbox.remove(address, ids);
-      const bySender = new Map<Address, string[]>();
-      for (const msg of removed) {
-        const list = bySender.get(msg.from) ?? [];
-        list.push(msg.id);
-        bySender.set(msg.from, list);
-      }
-      const timestamp = now();
-      for (const [from, list] of bySender) {
-        publishReceipts({ to: from, ids: list, by: address, timestamp }).catch((e) =>
-          logger.warn({ err: e }, 'delivery receipt publish failed'),
-        );
-      }
-      return removed.length;
+      return inbox.remove(address, ids, {
+        channel: RECEIPT_CHANNEL,
+        tag: JSON.stringify({ by: address, timestamp: now() }),
+      });
     },
 
     /**

@@ -23,11 +23,20 @@ describe('inbox', () => {
     const all = await inbox.page(B, '0', 100);
     expect(all.map((m) => m.content)).toEqual(['2', '3', '4', '5', '6']);
     expect((await inbox.page(B, all[1]!.id, 2)).map((m) => m.content)).toEqual(['4', '5']);
+    const receipts: unknown[] = [];
+    const off = await engine.subscribe('test:receipts', (m) =>
+      receipts.push(...(JSON.parse(m) as unknown[])),
+    );
+    const to = { channel: 'test:receipts', tag: '{"by":"B"}' };
     const [first, second] = await Promise.all([
-      inbox.remove(B, [ids[3]!, ids[0]!]),
-      inbox.remove(B, [ids[3]!]),
+      inbox.remove(B, [ids[3]!, ids[0]!], to),
+      inbox.remove(B, [ids[3]!], to),
     ]);
-    expect(first.length + second.length).toBe(1);
+    expect(first + second).toBe(1);
+    // the removal itself tells the sender (ids[0] was trimmed: nothing to tell of it)
+    await new Promise((r) => setTimeout(r, 10));
+    expect(receipts).toEqual([[A, [ids[3]], { by: 'B' }]]);
+    await off();
     expect((await inbox.page(B, '0', 100)).map((m) => m.content)).toEqual(['2', '4', '5', '6']);
     await engine.close();
   });

@@ -132,18 +132,23 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
     },
 
     /**
-     * Removes acknowledged messages; resolves with those this call removed (each one is
-     * removed by exactly one caller, so each sender gets one delivery receipt).
+     * Removes acknowledged messages; resolves with how many this call removed (each one is
+     * removed by exactly one caller). In the same engine step, the removed ids are published
+     * on `receipts.channel` grouped by sender: `[[from, [id, …], tag], …]` with `tag` the
+     * caller's JSON (who read them, when), so each sender gets one delivery receipt and a
+     * node that dies right after the removal cannot lose it.
      */
-    async remove(address: Address, ids: string[]): Promise<DirectMessage[]> {
-      // read and delete in one step: the sender of each is needed for its delivery receipt
-      const taken = await engine.streamTake(key(address), [...new Set(ids)]);
-      const out: DirectMessage[] = [];
-      for (const r of taken) {
-        const m = decode(r);
-        if (m) out.push(m);
-      }
-      return out;
+    async remove(
+      address: Address,
+      ids: string[],
+      receipts: { channel: string; tag: string },
+    ): Promise<number> {
+      const taken = await engine.streamTake(key(address), [...new Set(ids)], {
+        channel: receipts.channel,
+        field: 'from',
+        tag: receipts.tag,
+      });
+      return taken.length;
     },
   };
 }
