@@ -348,6 +348,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
       if (notify) {
         const notice = takeNotice(taken, notify);
         if (notice) void engine.publish(notify.channel, notice);
+        for (const e of taken) e.data = '';
       }
       return taken;
     },
@@ -367,24 +368,20 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
   return engine;
 }
 
-/** The StreamTakeNotify message of one take (undefined when no entry has the field). */
+/** The StreamTakeNotify message of one take (undefined when no entry is listed). */
 function takeNotice(taken: StreamEntry[], notify: StreamTakeNotify): string | undefined {
+  const prefix = `{"${notify.field}":"`;
   const groups = new Map<string, string[]>();
   for (const e of taken) {
-    let value: unknown;
-    try {
-      value = (JSON.parse(e.data) as Record<string, unknown>)?.[notify.field];
-    } catch {
-      continue;
-    }
-    if (typeof value !== 'string') continue;
+    if (!e.data.startsWith(prefix)) continue;
+    const close = e.data.indexOf('"', prefix.length);
+    const value = close < 0 ? '' : e.data.slice(prefix.length, close);
+    if (close < 0 || value.includes('\\')) continue;
     const ids = groups.get(value);
     if (ids) ids.push(e.id);
     else groups.set(value, [e.id]);
   }
   if (groups.size === 0) return undefined;
-  const rows = [...groups].map(
-    ([value, ids]) => `[${JSON.stringify(value)},${JSON.stringify(ids)},${notify.tag}]`,
-  );
+  const rows = [...groups].map(([value, ids]) => `["${value}",${JSON.stringify(ids)},${notify.tag}]`);
   return `[${rows.join(',')}]`;
 }

@@ -77,8 +77,9 @@ const STREAM_FIELD = 'd';
 
 // STREAM_DELETE that also returns what it removed, for many streams in one call (KEYS:
 // stream, marker per item; ARGV: per item the number of ids, the notice channel, field and
-// tag ('' = no notice), then the ids). Each item answers a flat {id, data, id, data, …} or
-// {-1, error}. The takes' notices go out as one PUBLISH per channel, in the same atomic step.
+// tag ('' = no notice), then the ids). Each item answers a flat {id, data, id, data, …}
+// (data '' with a notice) or {-1, error}. The takes' notices go out as one PUBLISH per
+// channel, in the same atomic step.
 const STREAM_TAKE_MANY = `
 ${LUA_ID_ORDER}
 ${LUA_SAVE_MARKER}
@@ -106,14 +107,24 @@ local function take(stream, marker, first, last)
   if moved then save_marker(stream, marker, top) end
   return out
 end
--- a take with a notice channel lists its ids grouped by a field of their data (StreamTakeNotify)
+-- a take with a notice channel lists its ids grouped by the field its data starts with
+-- (StreamTakeNotify): read from the text, never decoded (a body may be 64 KiB, and cjson
+-- refuses a lone surrogate escape that JSON.stringify writes)
 local notes, channels = {}, {}
+local function lead(data, prefix)
+  if string.sub(data, 1, #prefix) ~= prefix then return nil end
+  local close = string.find(data, '"', #prefix + 1, true)
+  if not close then return nil end
+  local v = string.sub(data, #prefix + 1, close - 1)
+  if string.find(v, '\\\\', 1, true) then return nil end
+  return v
+end
 local function notice(ch, field, tag, taken)
+  local prefix = '{"' .. field .. '":"'
   local groups, order = {}, {}
   for j = 1, #taken, 2 do
-    local ok, obj = pcall(cjson.decode, taken[j + 1])
-    local v = ok and type(obj) == 'table' and obj[field] or nil
-    if type(v) == 'string' then
+    local v = lead(taken[j + 1], prefix)
+    if v then
       if not groups[v] then
         groups[v] = {}
         order[#order + 1] = v
@@ -129,7 +140,7 @@ local function notice(ch, field, tag, taken)
   end
   local list = notes[ch]
   for _, v in ipairs(order) do
-    list[#list + 1] = '[' .. cjson.encode(v) .. ',' .. cjson.encode(groups[v]) .. ',' .. tag .. ']'
+    list[#list + 1] = '["' .. v .. '",["' .. table.concat(groups[v], '","') .. '"],' .. tag .. ']'
   end
 end
 local answers = {}
@@ -140,7 +151,11 @@ for i = 1, #KEYS / 2 do
   local ok, r = pcall(take, KEYS[2 * i - 1], KEYS[2 * i], a + 4, a + 3 + n)
   if ok then
     answers[i] = r
-    if ch ~= '' then notice(ch, ARGV[a + 2], ARGV[a + 3], r) end
+    if ch ~= '' then
+      notice(ch, ARGV[a + 2], ARGV[a + 3], r)
+      -- the caller has what it needs in the notice: the bodies stay here
+      for j = 2, #r, 2 do r[j] = '' end
+    end
   else
     answers[i] = {-1, error_text(r)}
   end

@@ -109,22 +109,24 @@ export interface Engine {
    * Deletes entries by id and returns the ones this call removed, with their data, in the
    * order of `ids`, in one atomic step: each entry is taken by exactly one caller. Ids that
    * do not exist (or are not stream ids) are skipped. With `notify`, the same step publishes
-   * what was taken (see StreamTakeNotify).
+   * what was taken (see StreamTakeNotify), and the entries come back without their data ('').
    */
   streamTake(key: string, ids: string[], notify?: StreamTakeNotify): Promise<StreamEntry[]>;
 }
 
 /**
  * A notice of taken entries, published in the same atomic step as the take (so a process
- * that dies right after taking cannot leave it untold): the taken ids grouped by a
- * top-level string field of their data, as JSON `[[value, [id, …], tag], …]`, where `tag`
- * is the caller's JSON text as given. Entries whose data lacks the field are not listed;
- * nothing is published when nothing is listed. One message may carry several takes
- * (takes batched together).
+ * that dies right after taking cannot leave it untold): the taken ids grouped by the field
+ * their data starts with, as JSON `[[value, [id, …], tag], …]`, where `tag` is the
+ * caller's JSON text as given. The value is read from the text, not decoded: an entry is
+ * listed when its data starts with `{"<field>":"<value>"` and the value holds no escape
+ * (an address, an id). Nothing is published when nothing is listed. One message may carry
+ * several takes (takes batched together).
  */
 export interface StreamTakeNotify {
+  /** Not empty. */
   channel: string;
-  /** A top-level field of the entries' JSON data whose value is a string. */
+  /** The first key of the entries' JSON data. */
   field: string;
   /** JSON text (an object, say), copied into each of this take's groups. */
   tag: string;

@@ -163,13 +163,15 @@ export function createDelivery(deps: {
     for (const row of parseNotice(raw) ?? []) {
       if (!Array.isArray(row)) continue;
       const [to, ids, tag] = row as [unknown, unknown, { by?: unknown; timestamp?: unknown } | null];
-      if (typeof to !== 'string' || !Array.isArray(ids) || typeof tag?.timestamp !== 'number') continue;
-      const r: Receipt = {
-        to: to as Address,
-        ids: ids as string[],
-        by: tag.by as Address,
-        timestamp: tag.timestamp,
-      };
+      if (
+        typeof to !== 'string' ||
+        !Array.isArray(ids) ||
+        !ids.every((id) => typeof id === 'string') ||
+        typeof tag?.by !== 'string' ||
+        typeof tag.timestamp !== 'number'
+      )
+        continue;
+      const r: Receipt = { to: to as Address, ids, by: tag.by as Address, timestamp: tag.timestamp };
       // the sender's devices on this node (every messaging socket is one, syncing or not)
       const first = devices.get(r.to);
       if (first) {

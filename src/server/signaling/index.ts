@@ -107,10 +107,7 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
       return;
     }
     const accepted = runInOrder(peer, handle, MAX_QUEUED_FRAMES, frameFailed, parsed.frame, undefined);
-    if (!accepted) {
-      metrics.queueOverflow.inc();
-      conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
-    }
+    if (!accepted) overflow(conn);
   }
 
   const relayScanned = (peer: Peer, r: ScannedRelay, bytes: Buffer) =>
@@ -127,8 +124,13 @@ export function createSignalingSurface(ctx: SurfaceContext): Surface {
     const r = scanRelay(bytes);
     if (!r) return false;
     // nothing waits, so it runs at once (the scan result is read before anything awaits)
-    runInOrder(peer, relayScanned, MAX_QUEUED_FRAMES, frameFailed, r, bytes);
+    if (!runInOrder(peer, relayScanned, MAX_QUEUED_FRAMES, frameFailed, r, bytes)) overflow(conn);
     return true;
+  }
+
+  function overflow(conn: WsConnection) {
+    metrics.queueOverflow.inc();
+    conn.error(ErrorCode.rateLimited, RATE_LIMIT_MESSAGE);
   }
 
   const endpoint = createWsEndpoint(ctx, {

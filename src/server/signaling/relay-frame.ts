@@ -18,9 +18,15 @@ const TYPE_HEADS: Record<SignalingRelayType, string> = {
  * copied as they are. No string of the frame is made, and ws sends the bytes as they are
  * (a string it would measure, then encode, on every send).
  *
+ * `data` reaches the peer exactly as sent (number formatting, escapes, key order), as it
+ * did when the frame was built around the sender's text.
+ *
  * The buffer is a slice of Node's shared pool: it costs no allocation of its own, but while
  * it is kept it keeps its 8 KiB pool block alive. A frame that waits (a backlog, a socket
- * with unsent bytes) is kept as its own copy instead (see `keepable`).
+ * with unsent bytes) is kept as its own copy instead (see `keepable`). What remains: a
+ * write the kernel takes only in part keeps its slice until the rest is sent (one block
+ * per stalled socket: every later frame to it is a copy), and a relay to a peer the node
+ * must look up keeps its slice for that round trip (one per peer at a time).
  */
 export function relayBytes(
   type: SignalingRelayType,
