@@ -3,7 +3,6 @@ import type { Logger } from '../observability/logger.js';
 import { type BusEvent, decodeBusEvent, encodeBusEvent, roomChannel, roomKey } from './bus.js';
 import type { SignalingMetrics } from './metrics.js';
 import type { Membership } from './peer.js';
-import { keepable, type RelayFrame, textOf } from './relay-frame.js';
 
 export type MemberEvent = Extract<BusEvent, { kind: 'join' | 'leave' }>;
 
@@ -83,7 +82,7 @@ export function createLocalRooms(options: { engine: Engine; logger: Logger; metr
     else deliverEvent(room, event);
   }
 
-  function deliverRelay(room: LocalRoom, from: string, to: string, frame: RelayFrame) {
+  function deliverRelay(room: LocalRoom, from: string, to: string, frame: string) {
     if (to) {
       const target = room.local.get(to);
       if (target) sendOrHold(target, frame);
@@ -96,12 +95,9 @@ export function createLocalRooms(options: { engine: Engine; logger: Logger; metr
    * A peer admitted on this node may be addressed by a peer of another node (which already
    * saw its lease) a moment before it has its `joined`: hold the frame until then.
    */
-  function sendOrHold(m: Membership, frame: RelayFrame) {
-    if (m.state === 'in') {
-      const conn = m.peer.conn;
-      // a socket with unsent bytes may keep the frame a while: then not as a pool slice
-      conn.sendText(conn.bufferedAmount === 0 ? frame : keepable(frame));
-    } else if (m.state === 'joining' && m.admitted) hold(m, textOf(frame));
+  function sendOrHold(m: Membership, frame: string) {
+    if (m.state === 'in') m.peer.conn.sendText(frame);
+    else if (m.state === 'joining' && m.admitted) hold(m, frame);
   }
 
   function hold(m: Membership, item: Membership['backlog'][number]) {

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSignalingFrame } from '../../protocol/signaling.schema.js';
-import { keepable, relayBytes, textOf } from './relay-frame.js';
 import { MAX_DEPTH, scanRelay } from './relay-scan.js';
 
 const CANDIDATE =
@@ -179,34 +178,5 @@ describe('scanRelay', () => {
     );
     // the property is about accepted frames: make sure there were plenty
     expect(scanned).toBeGreaterThan(1_000);
-  });
-});
-
-describe('relayed frame bytes', () => {
-  const head =
-    '","roomId":"r1","from":"p-1","fromAddress":"0x52908400098527886E0F7030069857D2E4169EE7","data":';
-
-  it('are the frame the server would serialise, with data as the sender wrote it', () => {
-    const text = `{"type":"ice","roomId":"r1","data":{"candidate":"é ${CANDIDATE}","sdpMid":"0"},"to":"p-2"}`;
-    const raw = Buffer.from(text);
-    const s = scanRelay(raw)!;
-    const frame = relayBytes(s.type, head, raw, s.dataStart, s.dataEnd);
-    expect(frame.toString()).toBe(`{"type":"ice${head}{"candidate":"é ${CANDIDATE}","sdpMid":"0"}}`);
-    expect(JSON.parse(textOf(frame))).toEqual({
-      type: 'ice',
-      roomId: 'r1',
-      from: 'p-1',
-      fromAddress: '0x52908400098527886E0F7030069857D2E4169EE7',
-      data: { candidate: `é ${CANDIDATE}`, sdpMid: '0' },
-    });
-  });
-
-  it('that may wait in a send queue are a copy of their own, not a slice of the shared pool', () => {
-    const frame = relayBytes('offer', head, Buffer.from('{"type":"offer"}'), 0, 16);
-    expect(frame.buffer.byteLength).toBeGreaterThan(frame.length); // a pool slice
-    const kept = keepable(frame) as Buffer;
-    expect(kept.equals(frame)).toBe(true);
-    expect(kept.buffer.byteLength).toBe(kept.length);
-    expect(keepable('text')).toBe('text');
   });
 });

@@ -7,7 +7,6 @@ import { withJoinLock } from './join-lock.js';
 import { createLocalRooms, type LocalRoom, type MemberEvent } from './local-rooms.js';
 import type { SignalingMetrics } from './metrics.js';
 import { type Membership, type Peer, roomsToWrite } from './peer.js';
-import { type RelayFrame, relayBytes, textOf } from './relay-frame.js';
 
 export type LeaveReason = 'leave' | 'end' | 'disconnect';
 
@@ -141,8 +140,8 @@ export function createRooms(options: RoomsOptions) {
   }
 
   /** A relayed frame to the room's other nodes (the bus carries text). */
-  const publishRelay = (room: LocalRoom, from: string, to: string, frame: RelayFrame) =>
-    publish(room, { kind: 'relay', origin: self, from, to, frame: textOf(frame) });
+  const publishRelay = (room: LocalRoom, from: string, to: string, frame: string) =>
+    publish(room, { kind: 'relay', origin: self, from, to, frame });
 
   /** The membership a frame needs, or `not_in_room` sent. */
   function membership(peer: Peer, roomId: string): Membership | undefined {
@@ -177,9 +176,7 @@ export function createRooms(options: RoomsOptions) {
     }
     // the part after the type is the same for every relay of this membership: built once
     m.relayHead ??= `","roomId":"${roomId}","from":"${peer.id}","fromAddress":"${peer.address}","data":`;
-    const frame = raw
-      ? relayBytes(type, m.relayHead, raw, start, end)
-      : `{"type":"${type}${m.relayHead}${JSON.stringify(data)}}`;
+    const frame = `{"type":"${type}${m.relayHead}${raw ? raw.toString('utf8', start, end) : JSON.stringify(data)}}`;
     if (to) {
       // a local target (also one admitted but still waiting for its `joined`): no engine at all
       if (isLocal(room, to)) {
