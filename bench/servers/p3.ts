@@ -15,7 +15,9 @@ if (process.env.BENCH_STALLS) {
   setInterval(() => {
     const t = performance.now();
     if (t - last - 2 > limit)
-      console.error(`stall ${(t - last - 2).toFixed(1)} ms at ${new Date().toISOString()} (${Math.round(t)} ms since start)`);
+      console.error(
+        `stall ${(t - last - 2).toFixed(1)} ms at ${new Date().toISOString()} (${Math.round(t)} ms since start)`,
+      );
     last = t;
   }, 2).unref();
 }
