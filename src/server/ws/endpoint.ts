@@ -87,13 +87,6 @@ class Conn implements WsConnection {
    * or fractional number is a separate 16-byte heap box per field and connection.
    */
   seenAt: number;
-  /**
-   * The socket's bytes read when the ping walk last passed: any byte since (a pong, a frame)
-   * proves the peer alive. No 'pong' listener: a fourth event name moves ws's `_events`
-   * dictionary to its next size (≈ 100 bytes per connection, measured), and a pong is read
-   * bytes too.
-   */
-  readAtSweep = 0;
   authTimer: NodeJS.Timeout | undefined = undefined;
   authenticating = false;
   /** Frames that arrived while the first authentication was being checked. */
@@ -262,6 +255,10 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   };
 
   // one listener function of each kind for every socket: `this` is the socket
+  function onPong(this: TaggedSocket) {
+    const conn = this[CONN];
+    if (conn) conn.seenAt = shared.clock();
+  }
   function onWsMessage(this: TaggedSocket, data: RawData, isBinary: boolean) {
     const conn = this[CONN];
     if (conn) onMessage(conn, data, isBinary);
@@ -304,6 +301,7 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     conns.add(conn);
     conn.authTimer = setTimeout(authDeadline, config.authTimeoutMs, conn);
     conn.authTimer.unref?.();
+    ws.on('pong', onPong);
     ws.on('message', onWsMessage);
     ws.on('error', onWsError);
     ws.on('close', onWsClose);
@@ -432,8 +430,6 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
   }
 
   let sweeping = false;
-  /** When the last ping walk began (endpoint clock). */
-  let lastWalk = shared.clock();
   let closed = false;
   const sweep = setInterval(() => {
     // the surface's own sweep (leases) runs on its own: an engine that hangs must not stop
@@ -444,20 +440,11 @@ export function createWsEndpoint(ctx: SurfaceContext, options: WsEndpointOptions
     sweeping = true;
     const t = now();
     const tick = shared.clock();
-    const since = lastWalk;
-    lastWalk = tick;
     inSlices(
       conns,
       SLICE,
       (c) => {
         if (closed) return;
-        const read = (c.ws as WebSocket & { _socket?: { bytesRead?: number } })._socket?.bytesRead ?? 0;
-        if (read !== c.readAtSweep) {
-          // they came after the last walk began: its start is when the peer was last seen at
-          // the latest (a live peer answers each ping within the interval)
-          c.readAtSweep = read;
-          if (c.seenAt < since) c.seenAt = since;
-        }
         if (tick - c.seenAt > config.heartbeatTimeoutMs) {
           m.closed.inc({ reason: 'heartbeat_timeout' });
           c.ws.terminate();
