@@ -252,15 +252,17 @@ export function engineContract(
       // not listed: a value with an escape, a value that is no string, a body that is no JSON object
       const [escaped, odd] = [await put('q "é"'), await put(7)];
       const plain = await a.streamAppend('tn', 'not json');
+      // written by hand, not by JSON.stringify: a raw control character would break the notice
+      const raw = await a.streamAppend('tn', '{"from":"a\u0001b","text":1}');
       const tag = (by: string) => JSON.stringify({ by, at: 5 });
       // two takes of one turn (one batch where the engine batches), and one with no notice
       const [one, two, three] = await Promise.all([
-        a.streamTake('tn', [p1, q1, escaped, odd, plain], { channel, field: 'from', tag: tag('x') }),
+        a.streamTake('tn', [p1, q1, escaped, odd, plain, raw], { channel, field: 'from', tag: tag('x') }),
         a.streamTake('tn', [p2, p1], { channel, field: 'from', tag: tag('y') }),
         a.streamTake('tn', ['1-1']),
       ]);
       // with a notice, the bodies stay in the engine
-      expect(one).toEqual([p1, q1, escaped, odd, plain].map((id) => ({ id, data: '' })));
+      expect(one).toEqual([p1, q1, escaped, odd, plain, raw].map((id) => ({ id, data: '' })));
       expect([two.length, three.length]).toEqual([1, 0]);
       await waitFor(() => got.length >= 3);
       expect(got).toEqual([
@@ -275,6 +277,13 @@ export function engineContract(
       await waitFor(() => got.length >= 4);
       expect(got).toHaveLength(4);
       expect(got[3]).toEqual(['r', [last], { by: 'z', at: 5 }]);
+      // a notice no one could hear, or no entry could match, is the caller's bug
+      await expect(a.streamTake('tn', [last], { channel: '', field: 'from', tag: '{}' })).rejects.toThrow(
+        TypeError,
+      );
+      await expect(a.streamTake('tn', [last], { channel, field: 'a"b', tag: '{}' })).rejects.toThrow(
+        TypeError,
+      );
       await off();
     });
 

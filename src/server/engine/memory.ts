@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  checkTakeNotify,
   compareStreamIds,
   type Engine,
   parseStreamId,
@@ -333,6 +334,7 @@ export function createMemoryEngine(options: MemoryEngineOptions = {}): Engine & 
       };
     },
     async streamTake(key, ids, notify) {
+      if (notify) checkTakeNotify(notify);
       const s = liveStream(key);
       if (!s) return [];
       const byId = new Map(s.entries.map((e) => [e.id, e]));
@@ -376,7 +378,8 @@ function takeNotice(taken: StreamEntry[], notify: StreamTakeNotify): string | un
     if (!e.data.startsWith(prefix)) continue;
     const close = e.data.indexOf('"', prefix.length);
     const value = close < 0 ? '' : e.data.slice(prefix.length, close);
-    if (close < 0 || value.includes('\\')) continue;
+    // an escape or a control character: left out (the notice is built without encoding)
+    if (close < 0 || /[\\\u0000-\u001f\u007f]/.test(value)) continue;
     const ids = groups.get(value);
     if (ids) ids.push(e.id);
     else groups.set(value, [e.id]);

@@ -2,7 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { perTurn } from './batch.js';
 import { coalesceWrites } from './coalesce.js';
-import type { Engine, StreamAppendOptions, StreamEntry, StreamInfo, StreamTakeNotify } from './types.js';
+import {
+  checkTakeNotify,
+  type Engine,
+  type StreamAppendOptions,
+  type StreamEntry,
+  type StreamInfo,
+  type StreamTakeNotify,
+} from './types.js';
 
 export interface RedisEngineOptions {
   url: string;
@@ -117,6 +124,7 @@ local function lead(data, prefix)
   if not close then return nil end
   local v = string.sub(data, #prefix + 1, close - 1)
   if string.find(v, '\\\\', 1, true) then return nil end
+  if string.find(v, '%c') then return nil end
   return v
 end
 local function notice(ch, field, tag, taken)
@@ -536,6 +544,7 @@ export function createRedisEngine(options: RedisEngineOptions): Engine & { clien
       };
     },
     async streamTake(key, ids, notify) {
+      if (notify) checkTakeNotify(notify);
       if (ids.length === 0) return [];
       return take({ key, ids, notify });
     },

@@ -120,9 +120,16 @@ export interface Engine {
  * their data starts with, as JSON `[[value, [id, …], tag], …]`, where `tag` is the
  * caller's JSON text as given. The value is read from the text, not decoded: an entry is
  * listed when its data starts with `{"<field>":"<value>"` and the value holds no escape
- * (an address, an id). Nothing is published when nothing is listed. One message may carry
+ * and no control character (an address, an id). Nothing is published when nothing is listed. One message may carry
  * several takes (takes batched together).
  */
+/** Throws for a notice no entry could match or no one could hear (a caller's bug). */
+export function checkTakeNotify(notify: StreamTakeNotify): void {
+  if (notify.channel === '') throw new TypeError('StreamTakeNotify.channel is empty');
+  if (notify.field === '' || /["\\\u0000-\u001f]/.test(notify.field))
+    throw new TypeError('StreamTakeNotify.field must be a plain key');
+}
+
 export interface StreamTakeNotify {
   /** Not empty. */
   channel: string;
