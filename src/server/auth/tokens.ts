@@ -1,6 +1,7 @@
 import { randomBytes, webcrypto } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { getAddress, keccak256, stringToBytes } from 'viem';
+import { getAddress } from 'viem';
+import { toChecksumAddress } from '../../protocol/address.js';
 
 /** Who a verified token says the caller is. Identity comes only from here. */
 export interface Identity {
@@ -97,16 +98,10 @@ export function signToken(
  * connection, measured), and the token's own string is kept.
  */
 function checksummed(sub: string): `0x${string}` | null {
+  const out = toChecksumAddress(sub);
   const hex = sub.slice(2);
-  const lower = hex.toLowerCase();
-  const hash = keccak256(stringToBytes(lower), 'bytes');
-  let out = '0x';
-  for (let i = 0; i < 40; i++) {
-    const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 0x0f;
-    out += nibble >= 8 ? lower[i]!.toUpperCase() : lower[i]!;
-  }
-  const oneCase = hex === lower || hex === hex.toUpperCase();
-  if (oneCase) return out as `0x${string}`;
+  const oneCase = hex === hex.toLowerCase() || hex === hex.toUpperCase();
+  if (oneCase) return out;
   return out === sub ? (sub as `0x${string}`) : null;
 }
 
