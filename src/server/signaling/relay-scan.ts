@@ -128,7 +128,7 @@ function skipNumber(b: Buffer, at: number): number {
   let i = at;
   if (b[i] === 0x2d /* - */) i++;
   if (b[i] === 0x30) i++;
-  else if (isDigit(b[i]) && b[i] !== 0x30) while (isDigit(b[i])) i++;
+  else if (isDigit(b[i])) while (isDigit(b[i])) i++;
   else return -1;
   if (b[i] === 0x2e /* . */) {
     i++;
@@ -146,12 +146,12 @@ function skipNumber(b: Buffer, at: number): number {
 
 /** A non-negative integer written as plain digits of a safe size: position after it, or -1. */
 function plainIndex(b: Buffer, at: number): number {
-  if (b[at] === 0x30)
-    return isDigit(b[at + 1]) || b[at + 1] === 0x2e || b[at + 1] === 0x65 || b[at + 1] === 0x45 ? -1 : at + 1;
   let i = at;
   while (isDigit(b[i])) i++;
-  // 15 digits are below 2^53; a fraction or exponent is left to the parser
-  if (i === at || i - at > 15 || b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45) return -1;
+  const n = i - at;
+  // 15 digits are below 2^53; a leading zero, a fraction or an exponent is left to the parser
+  if (n === 0 || n > 15 || (n > 1 && b[at] === 0x30) || b[i] === 0x2e || b[i] === 0x65 || b[i] === 0x45)
+    return -1;
   return i;
 }
 
@@ -200,11 +200,8 @@ function keyAt(b: Buffer, from: number, to: number): Key {
   return Key.other;
 }
 
-/** A string, or `null` when `nullable`: position after it, or -1. */
-function stringOrNull(b: Buffer, at: number, nullable: boolean): number {
-  if (b[at] === Q) return skipString(b, at);
-  return nullable ? expect(b, at, NULL) : -1;
-}
+/** A string or `null`: position after it, or -1. */
+const stringOrNull = (b: Buffer, at: number) => (b[at] === Q ? skipString(b, at) : expect(b, at, NULL));
 
 /** Checks `data` (an object at `at`) against the type's schema: position after it, or -1. */
 function scanData(b: Buffer, at: number, type: SignalingRelayType): number {
@@ -220,14 +217,14 @@ function scanData(b: Buffer, at: number, type: SignalingRelayType): number {
       seen |= key;
       const v = keyEnd + 1;
       if (type === 'ice') {
-        if (key === Key.candidate) i = stringOrNull(b, v, false);
-        else if (key === Key.sdpMid || key === Key.usernameFragment) i = stringOrNull(b, v, true);
+        if (key === Key.candidate) i = skipString(b, v);
+        else if (key === Key.sdpMid || key === Key.usernameFragment) i = stringOrNull(b, v);
         else if (key === Key.sdpMLineIndex) i = b[v] === 0x6e ? expect(b, v, NULL) : plainIndex(b, v);
         else i = skipValue(b, v, 1);
       } else if (key === Key.type) {
         i = plainString(b, v);
         if (i >= 0 && !DESCRIPTION_TYPES.some((t) => equals(b, v + 1, i - 1, t))) return -1;
-      } else if (key === Key.sdp) i = stringOrNull(b, v, false);
+      } else if (key === Key.sdp) i = skipString(b, v);
       else i = skipValue(b, v, 1);
       if (i < 0) return -1;
       if (b[i] === RBRACE) break;
