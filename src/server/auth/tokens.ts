@@ -93,9 +93,8 @@ export function signToken(
  * subject; a token minted elsewhere with the same secret may spell it in one case, and is
  * checksummed here. A mixed-case subject must be its own checksum: anything else would
  * give one account several spellings, and every per-address key (inbox, presence, limits)
- * one entry per spelling. Checked with keccak directly, not viem's getAddress, whose cache
- * keeps an entry per address (with the checksum it builds: ≈ 120 bytes of heap per
- * connection, measured), and the token's own string is kept.
+ * one entry per spelling. Checksummed by toChecksumAddress (no cache: see address.ts;
+ * viem's kept ≈ 120 bytes per connection, measured), and a token's own spelling is kept.
  */
 function checksummed(sub: string): `0x${string}` | null {
   const out = toChecksumAddress(sub);

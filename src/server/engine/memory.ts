@@ -377,9 +377,10 @@ function takeNotice(taken: StreamEntry[], notify: StreamTakeNotify): string | un
   for (const e of taken) {
     if (!e.data.startsWith(prefix)) continue;
     const close = e.data.indexOf('"', prefix.length);
-    const value = close < 0 ? '' : e.data.slice(prefix.length, close);
+    if (close < 0) continue;
+    const value = e.data.slice(prefix.length, close);
     // an escape or a control character: left out (the notice is built without encoding)
-    if (close < 0 || /[\\\u0000-\u001f\u007f]/.test(value)) continue;
+    if (/[\\\u0000-\u001f\u007f]/.test(value)) continue;
     const ids = groups.get(value);
     if (ids) ids.push(e.id);
     else groups.set(value, [e.id]);

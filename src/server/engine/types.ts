@@ -114,15 +114,6 @@ export interface Engine {
   streamTake(key: string, ids: string[], notify?: StreamTakeNotify): Promise<StreamEntry[]>;
 }
 
-/**
- * A notice of taken entries, published in the same atomic step as the take (so a process
- * that dies right after taking cannot leave it untold): the taken ids grouped by the field
- * their data starts with, as JSON `[[value, [id, …], tag], …]`, where `tag` is the
- * caller's JSON text as given. The value is read from the text, not decoded: an entry is
- * listed when its data starts with `{"<field>":"<value>"` and the value holds no escape
- * and no control character (an address, an id). Nothing is published when nothing is listed. One message may carry
- * several takes (takes batched together).
- */
 /** Throws for a notice no entry could match or no one could hear (a caller's bug). */
 export function checkTakeNotify(notify: StreamTakeNotify): void {
   if (notify.channel === '') throw new TypeError('StreamTakeNotify.channel is empty');
@@ -130,6 +121,15 @@ export function checkTakeNotify(notify: StreamTakeNotify): void {
     throw new TypeError('StreamTakeNotify.field must be a plain key');
 }
 
+/**
+ * A notice of taken entries, published in the same atomic step as the take (so a process
+ * that dies right after taking cannot leave it untold): the taken ids grouped by the field
+ * their data starts with, as JSON `[[value, [id, …], tag], …]`, where `tag` is the caller's
+ * JSON text as given. The value is read from the text, not decoded: an entry is listed when
+ * its data starts with `{"<field>":"<value>"` and the value holds no escape and no control
+ * character (an address, an id). Nothing is published when nothing is listed. One message
+ * may carry several takes (takes batched together).
+ */
 export interface StreamTakeNotify {
   /** Not empty. */
   channel: string;

@@ -145,6 +145,7 @@ export function createInbox(deps: { engine: Engine; maxLen: number; ttlMs: numbe
     ): Promise<number> {
       const taken = await engine.streamTake(key(address), [...new Set(ids)], {
         channel: receipts.channel,
+        // toStored writes `from` first: the engine reads each sender from the stored text
         field: 'from',
         tag: receipts.tag,
       });
