@@ -19,7 +19,7 @@ export interface DmFigures {
   announceLastMs: number;
 }
 
-interface Endpoint {
+export interface Endpoint {
   open(node: BenchServer, id: string): Promise<MiniSio>;
   /** The event text of one DM from `from` to `to` (content ends with |t=<send time>). */
   send(client: MiniSio, to: string, content: string): void;
@@ -31,13 +31,13 @@ interface Endpoint {
 const tokens = createTokenService({ secret: SECRET, ttlSec: 3600 });
 const PAD = 'x'.repeat(200);
 
-const stock: Endpoint = {
+export const stock: Endpoint = {
   open: (node, id) => MiniSio.open(node.port, { id }),
   send: (c, to, content) => c.emitRaw('dm', JSON.stringify({ to, content })),
   receiveEvent: 'dm',
 };
 
-const p3: Endpoint = {
+export const p3: Endpoint = {
   async open(node, id) {
     const { token } = await tokens.issue(id);
     return MiniSio.open(node.port, { token });
@@ -51,7 +51,7 @@ const p3: Endpoint = {
   },
 };
 
-async function openClients(nodes: [BenchServer, BenchServer], ep: Endpoint, pairs: number) {
+export async function openClients(nodes: [BenchServer, BenchServer], ep: Endpoint, pairs: number) {
   const ids = Array.from({ length: pairs * 2 }, () => getAddress(`0x${randomBytes(20).toString('hex')}`));
   const clients: MiniSio[] = [];
   for (let i = 0; i < ids.length; i += 50) {
@@ -73,7 +73,7 @@ interface DmStep {
 }
 
 /** Waits (at most 15 s) until both nodes together use under 10 % of a core over 500 ms. */
-async function quiet(nodes: [BenchServer, BenchServer]): Promise<void> {
+export async function quiet(nodes: [BenchServer, BenchServer]): Promise<void> {
   const end = performance.now() + 15_000;
   while (performance.now() < end) {
     const c0 = nodes[0].cpu() + nodes[1].cpu();
@@ -83,7 +83,7 @@ async function quiet(nodes: [BenchServer, BenchServer]): Promise<void> {
 }
 
 /** One open-loop step of DMs: client 2k (node A) ⇄ client 2k+1 (node B), every DM crosses nodes. */
-async function dmStep(
+export async function dmStep(
   nodes: [BenchServer, BenchServer],
   ep: Endpoint,
   c: { ids: string[]; clients: MiniSio[] },
@@ -128,17 +128,10 @@ async function dmStep(
   };
 }
 
-export async function benchMessaging(opts: {
-  pairs: number;
-  rates: number[];
-  seconds: number;
-  idle: number;
-  log: (s: string) => void;
-  /** Only the servers whose name contains this (profiling one server). */
-  server?: string;
-}): Promise<DmFigures[]> {
+/** The two servers of the DM bench: name, bench server module, endpoint, environment. */
+export function dmTargets(): [string, string, Endpoint, Record<string, string>][] {
   const stream = `bench-${randomBytes(4).toString('hex')}`;
-  const targets: [string, string, Endpoint, Record<string, string>][] = [
+  return [
     [
       'stock Socket.IO + Redis adapter',
       'socketio-stock.ts',
@@ -157,6 +150,18 @@ export async function benchMessaging(opts: {
       },
     ],
   ];
+}
+
+export async function benchMessaging(opts: {
+  pairs: number;
+  rates: number[];
+  seconds: number;
+  idle: number;
+  log: (s: string) => void;
+  /** Only the servers whose name contains this (profiling one server). */
+  server?: string;
+}): Promise<DmFigures[]> {
+  const targets = dmTargets();
   const out: DmFigures[] = [];
   for (const [name, module, ep, env] of targets) {
     if (opts.server && !name.includes(opts.server)) continue;

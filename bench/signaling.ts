@@ -35,13 +35,20 @@ const waitText = (ws: MiniWs, pred: (t: string) => boolean, ms = 15_000) =>
     };
   });
 
-const rawConnector: Connector = async (s, i) => {
+export const rawConnector: Connector = async (s, i) => {
   const a = await MiniWs.open(s.port, `/?pair=${i}`);
   const pa = waitText(a, (t) => t.includes('paired'));
   const b = await MiniWs.open(s.port, `/?pair=${i}`);
   await pa;
   const frame = `{"type":"ice","roomId":"r${i}","data":{"candidate":"${CANDIDATE}","sdpMid":"0","sdpMLineIndex":0,"t":__T__}}`;
   return { a, b, frameAtoB: frame, frameBtoA: frame };
+};
+
+/** The p3 server's settings for these benches: the clients all come from one address. */
+export const SIGNALING_ENV = {
+  P3_AUTH_SECRET: SECRET,
+  P3_MAX_PENDING_PER_IP: '1000000',
+  P3_MAX_CONNECTIONS_PER_ADDRESS: '1000',
 };
 
 const tokens = createTokenService({ secret: SECRET, ttlSec: 3600 });
@@ -67,7 +74,7 @@ export const p3Connector: Connector = async (s, i) => {
   return { a, b, frameAtoB: frame, frameBtoA: frame };
 };
 
-const peerjsConnector: Connector = async (s, i) => {
+export const peerjsConnector: Connector = async (s, i) => {
   const open = async (id: string) => {
     const ws = await MiniWs.open(
       s.port,
@@ -82,7 +89,7 @@ const peerjsConnector: Connector = async (s, i) => {
   return { a, b, frameAtoB: frame(`b${i}`), frameBtoA: frame(`a${i}`) };
 };
 
-async function openPairs(s: BenchServer, connect: Connector, n: number): Promise<Pair[]> {
+export async function openPairs(s: BenchServer, connect: Connector, n: number): Promise<Pair[]> {
   const pairs: Pair[] = [];
   for (let i = 0; i < n; i += 25) {
     const batch = await Promise.all(Array.from({ length: Math.min(25, n - i) }, (_, j) => connect(s, i + j)));
@@ -122,11 +129,6 @@ export async function benchSignaling(opts: {
   /** Only the servers whose name contains this (profiling one server). */
   server?: string;
 }): Promise<RelayFigures[]> {
-  const env = {
-    P3_AUTH_SECRET: SECRET,
-    P3_MAX_PENDING_PER_IP: '1000000',
-    P3_MAX_CONNECTIONS_PER_ADDRESS: '1000',
-  };
   const targets: [string, string, Connector, (s: BenchServer, i: number) => Promise<MiniWs>][] = [
     ['raw ws relay', 'ws-relay.ts', rawConnector, (s, i) => MiniWs.open(s.port, `/?pair=idle${i}`)],
     ['p3 signaling', 'p3.ts', p3Connector, (s) => p3Client(s)],
@@ -144,7 +146,7 @@ export async function benchSignaling(opts: {
   const out: RelayFigures[] = [];
   for (const [name, module, connect, idle] of targets) {
     if (opts.server && !name.includes(opts.server)) continue;
-    const s = await startBenchServer(name, module, env, { core: 0 });
+    const s = await startBenchServer(name, module, SIGNALING_ENV, { core: 0 });
     try {
       // idle connections first, on the fresh server: later phases leave garbage behind
       const heapPerIdleConnBytes = await idleHeap(s, (i) => idle(s, i), opts.idleConns);

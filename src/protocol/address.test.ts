@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { getAddress } from 'viem';
 import { describe, expect, it } from 'vitest';
-import { toChecksumAddress } from './address.js';
+import { CHECKSUM_GENERATION, checksumAddress, checksumCacheStats, toChecksumAddress } from './address.js';
 import { AddressSchema } from './messaging.schema.js';
 
 describe('toChecksumAddress', () => {
@@ -21,5 +21,42 @@ describe('toChecksumAddress', () => {
     const lower = `0x${randomBytes(20).toString('hex')}`;
     expect(AddressSchema.parse(lower)).toBe(getAddress(lower));
     expect(AddressSchema.safeParse('0x123').success).toBe(false);
+  });
+});
+
+describe('checksumAddress', () => {
+  const random = () => `0x${randomBytes(20).toString('hex')}`;
+
+  it('gives what toChecksumAddress gives, for every spelling, computing each address once', () => {
+    const lower = random();
+    const expected = getAddress(lower);
+    const before = checksumCacheStats().computed;
+    expect(checksumAddress(lower)).toBe(expected);
+    expect(checksumAddress(lower)).toBe(expected);
+    expect(checksumAddress(expected)).toBe(expected);
+    expect(checksumAddress(`0x${lower.slice(2).toUpperCase()}`)).toBe(expected);
+    // one spelling, one computation: the second lowercase lookup was a hit
+    expect(checksumCacheStats().computed - before).toBe(3);
+  });
+
+  it('holds at most two generations, and an address in use stays through them', () => {
+    const hot = random();
+    checksumAddress(hot);
+    const before = checksumCacheStats().computed;
+    for (let i = 0; i < 3 * CHECKSUM_GENERATION; i++) {
+      const a = random();
+      expect(checksumAddress(a)).toBe(toChecksumAddress(a));
+      // used once per generation: moved to the young one each time, never computed again
+      if (i % 1_000 === 0) expect(checksumAddress(hot)).toBe(getAddress(hot));
+      expect(checksumCacheStats().entries).toBeLessThanOrEqual(2 * CHECKSUM_GENERATION);
+    }
+    expect(checksumCacheStats().computed - before).toBe(3 * CHECKSUM_GENERATION);
+    // an address not used for two generations is gone: computed again
+    const cold = random();
+    checksumAddress(cold);
+    for (let i = 0; i < 2 * CHECKSUM_GENERATION; i++) checksumAddress(random());
+    const n = checksumCacheStats().computed;
+    checksumAddress(cold);
+    expect(checksumCacheStats().computed).toBe(n + 1);
   });
 });

@@ -3,7 +3,7 @@
  * messaging.ts. Server-only: the client SDK must not import this module (it would ship zod).
  */
 import { z } from 'zod';
-import { toChecksumAddress } from './address.js';
+import { checksumAddress } from './address.js';
 import { ErrorCode } from './errors.js';
 import {
   type AckError,
@@ -25,7 +25,7 @@ import type { Equal, Expect } from './type-check.js';
 export const AddressSchema = z
   .string()
   .regex(/^0x[0-9a-fA-F]{40}$/, 'must be a 0x-prefixed 20-byte hex address')
-  .transform((a) => toChecksumAddress(a));
+  .transform((a) => checksumAddress(a));
 
 /** The signaling room id rule of §3 (calls name the signaling room to join). */
 export const RoomIdSchema = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 of A-Za-z0-9_.:-');

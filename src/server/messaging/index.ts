@@ -1,4 +1,5 @@
 import type { Server as EngineServer } from 'engine.io';
+import { checksumCacheStats } from '../../protocol/address.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { type ClientToServerEvents, MAX_PRESENCE_SUBSCRIPTIONS } from '../../protocol/messaging.js';
 import {
@@ -144,6 +145,16 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
     } satisfies Record<keyof ClientToServerEvents, Route>,
   });
   const connections = metrics.gauge('p3_messaging_connections', 'Socket.IO connections on this node');
+  metrics.gauge(
+    'p3_messaging_address_checksums',
+    'Payload addresses checksummed: cached now, computed since start',
+    ['kind'],
+    function () {
+      const s = checksumCacheStats();
+      this.set({ kind: 'cached' }, s.entries);
+      this.set({ kind: 'computed' }, s.computed);
+    },
+  );
   // presence writes of sockets that are leaving; close() waits for them
   const leaving = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
