@@ -27,6 +27,13 @@ describe('messaging (memory engine)', () => {
     return c;
   };
 
+  /** A counter's value on /metrics (0 when it has no sample yet). */
+  const counter = async (series: string) => {
+    const text = await (await fetch(`${srv.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line ? Number(line.slice(series.length + 1)) : 0;
+  };
+
   beforeAll(async () => {
     srv = await startServer({ typingTimeoutMs: 300, rateLimit: 200, rateBurst: 400 });
   });
@@ -72,6 +79,12 @@ describe('messaging (memory engine)', () => {
 
   it('keeps messages for an offline recipient and delivers them in order; ack removes them and tells the sender', async () => {
     const [alice, bob] = await Promise.all([newUser(srv.url), newUser(srv.url)]);
+    const series = [
+      'p3_messaging_messages_total{source="socket"}',
+      'p3_messaging_deliveries_total{path="inbox"}',
+      'p3_messaging_deliveries_total{path="live"}',
+    ];
+    const before = await Promise.all(series.map(counter));
     const a = await client(alice);
     const delivered = record(a, 'message:delivered');
     const ids: string[] = [];
@@ -100,6 +113,9 @@ describe('messaging (memory engine)', () => {
     await atLeast(after, 1);
     expect(after.map((m) => m.content)).toEqual(['fresh']);
     expect(delivered).toHaveLength(1);
+    // 31 stored; 30 reached bob from the inbox when he connected, "fresh" live
+    const now = await Promise.all(series.map(counter));
+    expect(now.map((v, i) => v - before[i]!)).toEqual([31, 30, 1]);
   });
 
   it('forwards read receipts to the sender with the reader from the token', async () => {

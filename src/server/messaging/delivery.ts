@@ -95,18 +95,23 @@ export function createDelivery(deps: {
   let unsubscribe: (() => Promise<void>) | undefined;
 
   const m = {
-    messages: deps.metrics.counter('p3_messaging_messages_total', 'Direct messages stored', ['source']),
+    // tallies: counted per message, folded into Prometheus at each scrape
+    messages: deps.metrics.tally('p3_messaging_messages_total', 'Direct messages stored', ['source']),
     duplicates: deps.metrics.counter(
       'p3_messaging_duplicates_total',
       'Retried sends answered from the first',
     ),
-    delivered: deps.metrics.counter('p3_messaging_deliveries_total', 'Messages emitted to devices', ['path']),
+    delivered: deps.metrics.tally('p3_messaging_deliveries_total', 'Messages emitted to devices', ['path']),
     sendSeconds: deps.metrics.histogram(
       'p3_messaging_send_seconds',
       'message:send until the ack',
       [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     ),
   };
+  const storedFromSockets = m.messages.labels({ source: 'socket' });
+  const deliveredLive = m.delivered.labels({ path: 'live' });
+  const deliveredInbox = m.delivered.labels({ path: 'inbox' });
+  const deliveredHeld = m.delivered.labels({ path: 'held' });
   deps.metrics.gauge('p3_messaging_devices', 'Devices on this node by state', ['state'], function () {
     let all = 0;
     let syncing = 0;
@@ -198,7 +203,7 @@ export function createDelivery(deps: {
       }
       if (compareStreamIds(msg.id, d.cursor) <= 0 || !deps.writable(d.socket)) continue;
       writeEvent(d.socket, 'message:receive', msg);
-      m.delivered.inc({ path: 'live' });
+      deliveredLive.inc();
     }
   }
 
@@ -228,7 +233,7 @@ export function createDelivery(deps: {
           writeEvent(d.socket, 'message:receive', msg);
           d.cursor = msg.id;
         }
-        m.delivered.inc({ path: 'inbox' }, page.length);
+        deliveredInbox.inc(page.length);
         if (page.length < SYNC_PAGE) break;
       }
     } while (d.overflow);
@@ -238,7 +243,7 @@ export function createDelivery(deps: {
     for (const msg of held) {
       if (compareStreamIds(msg.id, d.cursor) <= 0) continue;
       writeEvent(d.socket, 'message:receive', msg);
-      m.delivered.inc({ path: 'held' });
+      deliveredHeld.inc();
     }
   }
 
@@ -316,7 +321,7 @@ export function createDelivery(deps: {
         msg = await inbox.append(draft);
       }
       // the store published its notice: every node's devices get it from there
-      m.messages.inc({ source: opts.source });
+      (opts.source === 'socket' ? storedFromSockets : m.messages.labels({ source: opts.source })).inc();
       m.sendSeconds.observe((performance.now() - started) / 1000);
       return { ok: true, id: msg.id, timestamp: msg.timestamp };
     },
