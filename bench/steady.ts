@@ -1,8 +1,10 @@
 // Diagnosis: one server (signaling) or two nodes (DMs) under a steady rate, for profiling
-// (`BENCH_NODE_FLAGS="--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=/tmp/prof"`).
-// `npx tsx bench/steady.ts <p3|raw|peerjs|dm-p3|dm-stock> <rate> <seconds> [runs]`
-// prints each run's figures. Run it pinned to core 1 (`taskset -c 1`), as bench/run.sh does.
-
+// (`BENCH_NODE_FLAGS="--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=/tmp/prof"`) or
+// comparing two builds run after run. The p3 server runs dist/: build first
+// (`npx tsc -p tsconfig.build.json`). Pinned as bench/run.sh pins the bench:
+// `taskset -c 1 npx tsx bench/steady.ts <p3|raw|peerjs|dm-p3|dm-stock> <rate> <seconds> [runs]`.
+// Only the steady steps: no idle-heap or announcement phase, so the figures are for
+// comparing runs of this script, not for the bench table.
 import { runOpenLoop } from './lib/load.js';
 import { startBenchServer } from './lib/server-process.js';
 import { dmStep, dmTargets, openClients, quiet } from './messaging.js';
@@ -19,9 +21,13 @@ const [which = 'p3', rateArg = '20000', secondsArg = '10', runsArg = '1'] = proc
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
 const runs = Number(runsArg);
+if (!(rate > 0 && seconds > 0 && Number.isInteger(runs) && runs > 0)) {
+  throw new Error('rate and seconds must be positive numbers, runs a positive integer');
+}
 
 if (which.startsWith('dm-')) {
-  const target = dmTargets().find(([name]) => name.startsWith(which.slice(3)));
+  const kind = which.slice(3);
+  const target = kind ? dmTargets().find(([name]) => name.startsWith(kind)) : undefined;
   if (!target) throw new Error(`unknown DM server ${which}: dm-p3 or dm-stock`);
   const [name, module, ep, env] = target;
   const a = await startBenchServer(`${name} A`, module, env, { core: 0 });

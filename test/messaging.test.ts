@@ -116,6 +116,8 @@ describe('messaging (memory engine)', () => {
     // 31 stored; 30 reached bob from the inbox when he connected, "fresh" live
     const now = await Promise.all(series.map(counter));
     expect(now.map((v, i) => v - before[i]!)).toEqual([31, 30, 1]);
+    // a second scrape counts nothing twice
+    expect(await Promise.all(series.map(counter))).toEqual(now);
   });
 
   it('forwards read receipts to the sender with the reader from the token', async () => {

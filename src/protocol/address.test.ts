@@ -59,4 +59,24 @@ describe('checksumAddress', () => {
     checksumAddress(cold);
     expect(checksumCacheStats().computed).toBe(n + 1);
   });
+
+  it('moves an address found in the old generation instead of holding it twice', () => {
+    const a = random();
+    checksumAddress(a);
+    // a full young generation later, `a` is in the old one
+    for (let i = 0; i < CHECKSUM_GENERATION; i++) checksumAddress(random());
+    const { entries, computed } = checksumCacheStats();
+    expect(checksumAddress(a)).toBe(getAddress(a));
+    // not computed again, and one entry for it, not a second one in the young generation
+    expect(checksumCacheStats().computed).toBe(computed);
+    expect(checksumCacheStats().entries).toBeLessThanOrEqual(entries);
+  });
+
+  it('refuses what is not an address, and caches nothing for it', () => {
+    const before = checksumCacheStats();
+    for (const bad of ['0x123', `0x${'g'.repeat(40)}`, `0x${'a'.repeat(39)}š`, `${'a'.repeat(42)}`]) {
+      expect(() => checksumAddress(bad)).toThrow(TypeError);
+    }
+    expect(checksumCacheStats()).toEqual(before);
+  });
 });

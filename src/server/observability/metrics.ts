@@ -25,6 +25,8 @@ export interface Metrics {
    * on every call). `labels()` binds a label set once, up front.
    */
   tally<L extends string = string>(name: string, help: string, labelNames?: L[]): Tally<L>;
+  /** A counter read at scrape time from a count that only grows (kept elsewhere). */
+  countOf(name: string, help: string, read: () => number): void;
 }
 
 export interface TallyCount {
@@ -55,6 +57,20 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
       new Gauge({ name, help, labelNames, registers: [registry], ...(collect ? { collect } : {}) }),
     histogram: (name, help, buckets, labelNames = []) =>
       new Histogram({ name, help, buckets, labelNames, registers: [registry] }),
+    countOf(name, help, read) {
+      let folded = 0;
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const now = read();
+          // a count that went back (it cannot, but a counter must never) is left as it is
+          if (now > folded) this.inc(now - folded);
+          folded = Math.max(folded, now);
+        },
+      });
+    },
     tally<L extends string>(name: string, help: string, labelNames: L[] = []): Tally<L> {
       const own = new Count();
       // one count per label set, however often `labels()` is called with it
@@ -67,8 +83,9 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
         collect() {
           if (own.n > 0) this.inc(own.n);
           own.n = 0;
+          // every bound label set is a series from its binding on, at 0 until counted
           for (const [labels, c] of bound.values()) {
-            if (c.n > 0) this.inc(labels, c.n);
+            this.inc(labels, c.n);
             c.n = 0;
           }
         },
