@@ -25,6 +25,9 @@ if (!(rate > 0 && seconds > 0 && Number.isInteger(runs) && runs > 0)) {
   throw new Error('rate and seconds must be positive numbers, runs a positive integer');
 }
 
+/** Progress on stderr, with the time (to line up with BENCH_STALLS and --trace-gc). */
+const log = (what: string) => console.error(`${new Date().toISOString()} ${what}`);
+
 if (which.startsWith('dm-')) {
   const kind = which.slice(3);
   const target = kind ? dmTargets().find(([name]) => name.startsWith(kind)) : undefined;
@@ -34,9 +37,13 @@ if (which.startsWith('dm-')) {
   const b = await startBenchServer(`${name} B`, module, env, { core: 0 });
   try {
     const c = await openClients([a, b], ep, 1000);
+    log('clients connected');
     await quiet([a, b]);
+    log('quiet');
     await dmStep([a, b], ep, c, 500, 3);
+    log('warmed up');
     for (let r = 0; r < runs; r++) {
+      log(`run ${r + 1}`);
       const x = await dmStep([a, b], ep, c, rate, seconds);
       console.log(
         `${which} ${x.rate}/s p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} p999 ${x.p999.toFixed(2)} ms, cpu ${x.serverCpu.toFixed(3)}, lost ${x.sent - x.received}`,

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { DirectMessage, PresenceState } from '../src/protocol/messaging.js';
+import { createMemoryEngine } from '../src/server/engine/index.js';
 import {
   atLeast,
   type Client,
@@ -268,6 +269,62 @@ describe('messaging (memory engine)', () => {
       expect(Date.now() - started).toBeLessThan(10_000);
       next.close();
       dead.terminate();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("renews its devices' presence leases a quarter of their lifetime after start, each once", async () => {
+    let t = Date.now();
+    const engine = createMemoryEngine();
+    const renewed: string[] = [];
+    const leaseAdd = engine.leaseAdd.bind(engine);
+    engine.leaseAdd = (key, member, ttlMs) => {
+      if (key.startsWith('presence:dev:')) renewed.push(member);
+      return leaseAdd(key, member, ttlMs);
+    };
+    // a sweep every second: the first one comes after these devices connected
+    const s = await startServer({ presenceLeaseMs: 3_000 }, { engine, now: () => t });
+    try {
+      const users = await Promise.all([newUser(s.url), newUser(s.url), newUser(s.url)]);
+      const clients = await Promise.all(users.map((u) => connect(s.url, u.token)));
+      await waitFor(() => renewed.length >= 3, { what: 'the leases of the connects' });
+      const atConnect = [...renewed];
+      // sweeps go by: devices that just connected are not renewed
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(renewed).toEqual(atConnect);
+      // 7 h on (a quarter of the 24 h lease is 6 h): the next sweep renews each device once
+      t += 7 * 3600_000;
+      await waitFor(() => renewed.length >= 6, { what: 'the renewals' });
+      await new Promise((r) => setTimeout(r, 1_200));
+      expect(renewed.slice(3).sort()).toEqual([...atConnect].sort());
+      for (const c of clients) c.close();
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('settles every user of a dead node, more than a slice of them, offline', async () => {
+    const s = await startServer({ presenceLeaseMs: 300 });
+    const engine = s.server.engine;
+    try {
+      const offline = new Set<string>();
+      const off = await engine.subscribe('p3:presence', (m) => {
+        const p = JSON.parse(m) as PresenceState;
+        if (p.status === 'offline') offline.add(p.address);
+      });
+      // a node that died holding 600 devices (its lease already ran out)
+      const dead = `dead-${Math.random().toString(36).slice(2)}`;
+      const users = Array.from({ length: 600 }, (_, i) => `0x${i.toString(16).padStart(40, '0')}`);
+      await engine.hset(`presence:node:${dead}`, Object.fromEntries(users.map((a, i) => [`sid${i}`, a])));
+      await Promise.all(
+        users.map((a, i) => engine.leaseAdd(`presence:dev:${a}`, `${dead}:sid${i}`, 86_400_000)),
+      );
+      await engine.leaseAdd('presence:nodes', dead, 1);
+      await waitFor(() => users.every((a) => offline.has(a)), { timeoutMs: 10_000, what: 'all 600 offline' });
+      expect(await engine.hgetall(`presence:node:${dead}`)).toEqual({});
+      expect(await engine.leaseMembers(`presence:dev:${users[599]}`)).toEqual([]);
+      await off();
     } finally {
       await s.close();
     }

@@ -82,7 +82,8 @@ export async function startBenchServer(
       // SIGTERM first: a server run with --cpu-prof writes its profile on a clean exit
       const exited = once(proc, 'exit');
       proc.kill('SIGTERM');
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 2_000);
+      // a p3 server closes gracefully first (its presence entries leave with it)
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
     },
@@ -90,9 +91,14 @@ export async function startBenchServer(
 }
 
 /** Called by a bench server module once it listens: reports the port and serves heap queries. */
-export function serveBenchIpc(port: number): void {
-  // a clean exit on SIGTERM lets --cpu-prof write its profile (baselines too)
-  process.on('SIGTERM', () => process.exit(0));
+export function serveBenchIpc(port: number, close?: () => Promise<void>): void {
+  // a clean exit on SIGTERM lets --cpu-prof write its profile (baselines too); a server with
+  // a graceful close runs it first, so that it leaves nothing behind in the shared Redis for
+  // the next run to clean up (a messaging node's presence, which a survivor would settle
+  // user by user in the middle of that run's measurements)
+  process.on('SIGTERM', () => {
+    void (close?.() ?? Promise.resolve()).catch(() => {}).finally(() => process.exit(0));
+  });
   process.on('message', (m: { cmd?: string; id?: number; path?: string }) => {
     if (m.cmd === 'snapshot' && m.path) {
       // a heap snapshot for bench/heapdiff.ts (where an idle connection's bytes go)

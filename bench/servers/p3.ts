@@ -7,7 +7,7 @@ const { createRealtimeServer } = (await import(
 )) as typeof import('../../src/server/index.js');
 const server = await createRealtimeServer({ config: { port: 0, host: '127.0.0.1', logLevel: 'silent' } });
 const { port } = await server.listen();
-serveBenchIpc(port);
+serveBenchIpc(port, () => server.close({ drainMs: 200 }));
 // BENCH_STALLS=<ms>: log every event-loop stall longer than that (diagnosis only)
 if (process.env.BENCH_STALLS) {
   const limit = Number(process.env.BENCH_STALLS);

@@ -19,11 +19,12 @@ export interface TestServer {
 /** Starts a real server on a free loopback port, silent, with test credentials. */
 export async function startServer(
   config: Partial<Config> = {},
-  options: { engine?: Engine } = {},
+  options: { engine?: Engine; now?: () => number } = {},
 ): Promise<TestServer> {
   const server = await createRealtimeServer({
     env: {},
     ...(options.engine ? { engine: options.engine } : {}),
+    ...(options.now ? { now: options.now } : {}),
     config: {
       port: 0,
       host: '127.0.0.1',

@@ -1,5 +1,6 @@
 import type { Address, PresenceState, PresenceStatus } from '../../protocol/messaging.js';
 import type { Engine } from '../engine/types.js';
+import { inSlices, SLICE } from '../limits/slices.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { MsgServer, MsgSocket } from './transport.js';
@@ -45,6 +46,7 @@ export function createPresence(deps: {
   ]);
   const deadNodes = deps.metrics.counter('p3_messaging_dead_nodes_total', 'Expired messaging nodes swept');
   let lastDeviceRenew = 0;
+  const sweepMs = Math.max(100, Math.floor(leaseMs / 3));
   let timer: NodeJS.Timeout | undefined;
 
   async function read(address: Address): Promise<PresenceState> {
@@ -73,22 +75,34 @@ export function createPresence(deps: {
     await engine.leaseAdd(NODES, node, leaseMs);
     if (t - lastDeviceRenew > DEVICE_TTL_MS / 4) {
       lastDeviceRenew = t;
-      await Promise.all(
-        Array.from(local(), (s) => engine.leaseAdd(devKey(s.data.address), `${node}:${s.id}`, DEVICE_TTL_MS)),
+      // every device of the node, a slice per turn, spread over a quarter of the sweep's
+      // interval: in one loop, each device's write at once held the event loop (and Redis)
+      // for as long as the node has devices
+      const renewals: Promise<unknown>[] = [];
+      await inSlices(
+        io.of('/').sockets,
+        SLICE,
+        ([, s]) => renewals.push(engine.leaseAdd(devKey(s.data.address), `${node}:${s.id}`, DEVICE_TTL_MS)),
+        { spreadMs: sweepMs / 4 },
       );
+      await Promise.all(renewals);
     }
     for (const dead of await engine.leaseExpire(NODES)) {
       deadNodes.inc();
-      const held = await engine.hgetall(nodeKey(dead));
+      const held = Object.entries(await engine.hgetall(nodeKey(dead)));
       const addresses = new Set<Address>();
-      await Promise.all(
-        Object.entries(held).map(([sid, a]) => {
-          addresses.add(a as Address);
-          return engine.leaseRemove(devKey(a as Address), `${dead}:${sid}`);
-        }),
-      );
+      // a dead node may have held every user of a cluster: its devices go a slice per turn,
+      // and its users are settled a slice at a time (each is two to four engine round
+      // trips), never all at once in one turn
+      const removals: Promise<unknown>[] = [];
+      await inSlices(held, SLICE, ([sid, a]) => {
+        addresses.add(a as Address);
+        removals.push(engine.leaseRemove(devKey(a as Address), `${dead}:${sid}`));
+      });
+      await Promise.all(removals);
       await engine.del(nodeKey(dead));
-      await Promise.all([...addresses].map(settle));
+      const users = [...addresses];
+      for (let i = 0; i < users.length; i += SLICE) await Promise.all(users.slice(i, i + SLICE).map(settle));
       logger.info({ node: dead, users: addresses.size }, 'messaging node expired: its users settled');
     }
   }
@@ -96,9 +110,12 @@ export function createPresence(deps: {
   return {
     async start() {
       await engine.leaseAdd(NODES, node, leaseMs);
+      // a device's lease is new when it connects: the first renewal is due a quarter of its
+      // lifetime after start, not at the first sweep
+      lastDeviceRenew = now();
       timer = setInterval(
         () => void sweep().catch((e) => logger.warn({ err: e }, 'presence sweep failed')),
-        Math.max(100, Math.floor(leaseMs / 3)),
+        sweepMs,
       );
       timer.unref();
     },
