@@ -247,8 +247,7 @@ export async function benchMessaging(opts: {
       for (const cl of c.clients) cl.close();
       out.push({ server: name, steps, capacity, heapPerConnBytes, announceLastMs });
     } finally {
-      await a.stop();
-      await b.stop();
+      await Promise.all([a.stop(), b.stop()]);
     }
   }
   return out;

@@ -51,8 +51,7 @@ if (which.startsWith('dm-')) {
     }
     for (const cl of c.clients) cl.close();
   } finally {
-    await a.stop();
-    await b.stop();
+    await Promise.all([a.stop(), b.stop()]);
   }
 } else {
   const servers: Record<string, [string, Connector]> = {

@@ -97,7 +97,9 @@ export function serveBenchIpc(port: number, close?: () => Promise<void>): void {
   // the next run to clean up (a messaging node's presence, which a survivor would settle
   // user by user in the middle of that run's measurements)
   process.on('SIGTERM', () => {
-    void (close?.() ?? Promise.resolve()).catch(() => {}).finally(() => process.exit(0));
+    // at most 3 s: a close that hangs (Redis gone) must not cost the profile or the run
+    const closed = (close?.() ?? Promise.resolve()).catch(() => {});
+    void Promise.race([closed, new Promise((r) => setTimeout(r, 3_000))]).finally(() => process.exit(0));
   });
   process.on('message', (m: { cmd?: string; id?: number; path?: string }) => {
     if (m.cmd === 'snapshot' && m.path) {
