@@ -85,7 +85,10 @@ export function createPresence(deps: {
         ([, s]) => renewals.push(engine.leaseAdd(devKey(s.data.address), `${node}:${s.id}`, DEVICE_TTL_MS)),
         { spreadMs: sweepMs / 4 },
       );
-      await Promise.all(renewals);
+      // a renewal that failed has three more chances before its lease (24 h) runs out; the
+      // dead nodes below are still looked at
+      const failed = countFailed(await Promise.allSettled(renewals));
+      if (failed > 0) logger.warn({ failed, devices: renewals.length }, 'presence: device renewals failed');
     }
     for (const dead of await engine.leaseExpire(NODES)) {
       deadNodes.inc();
