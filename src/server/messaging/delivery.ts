@@ -29,6 +29,8 @@ const EVENT_PACKET = 2;
 /** How long an inbox drain waits for a reader to take what was sent. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
+/** Inbox drains in flight at once when every device resyncs (after a Redis reconnect). */
+const RESYNC_AT_ONCE = 256;
 
 /** One connected device of this node. */
 interface Device {
@@ -332,18 +334,30 @@ export function createDelivery(deps: {
      * by id on the device; a missed message is not).
      */
     resyncAll() {
-      for (const d of [...allDevices()]) {
+      const queue: Device[] = [];
+      for (const d of allDevices()) {
         if (d.syncing) {
           // its last page may have been read before the outage's missed messages: once more
           d.overflow = true;
           continue;
         }
+        // live messages wait in `pending` from now on, until its turn has drained the inbox
         d.syncing = true;
-        sync(d).catch((error) => {
-          logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');
-          d.socket.disconnect(true);
-        });
+        queue.push(d);
       }
+      // RESYNC_AT_ONCE drains at a time: every node does this the moment Redis is back, and
+      // one inbox read per device at once was a burst of as many commands as devices
+      let next = 0;
+      const drainer = async () => {
+        while (next < queue.length) {
+          const d = queue[next++]!;
+          await sync(d).catch((error) => {
+            logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');
+            d.socket.disconnect(true);
+          });
+        }
+      };
+      for (let i = 0; i < Math.min(RESYNC_AT_ONCE, queue.length); i++) void drainer();
     },
 
     /** A device connected: it drains its inbox, then receives live. */
