@@ -29,8 +29,8 @@ const EVENT_PACKET = 2;
 /** How long an inbox drain waits for a reader to take what was sent. */
 const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
-/** Inbox drains in flight at once when every device resyncs (after a Redis reconnect). */
-const RESYNC_AT_ONCE = 256;
+/** Inbox pages read at once by the drains of one node (see readPage). */
+const PAGES_AT_ONCE = 256;
 
 /** One connected device of this node. */
 interface Device {
@@ -220,12 +220,43 @@ export function createDelivery(deps: {
     return false;
   }
 
+  /**
+   * Inbox pages being read, and the drains waiting for their turn to read one. Every device
+   * of a node drains at once when Redis comes back (every node does it at that moment) or
+   * when a reconnect storm brings them all back: one read per device at once was a burst
+   * of as many engine commands as devices. A turn covers the read only, not the wait for a
+   * slow reader's socket, so slow readers cannot hold the others back.
+   */
+  let pagesReading = 0;
+  const pageTurns: (() => void)[] = [];
+  deps.metrics.gauge(
+    'p3_messaging_inbox_reads',
+    'Inbox pages being read by drains, and drains waiting for their turn',
+    ['state'],
+    function () {
+      this.set({ state: 'reading' }, pagesReading);
+      this.set({ state: 'waiting' }, pageTurns.length);
+    },
+  );
+  async function readPage(address: Address, after: string): Promise<DirectMessage[]> {
+    if (pagesReading >= PAGES_AT_ONCE) await new Promise<void>((turn) => pageTurns.push(turn));
+    else pagesReading++;
+    try {
+      return await inbox.page(address, after, SYNC_PAGE);
+    } finally {
+      // the slot goes straight to the next waiting drain, or back
+      const next = pageTurns.shift();
+      if (next) next();
+      else pagesReading--;
+    }
+  }
+
   async function sync(d: Device) {
     const address = d.socket.data.address;
     do {
       d.overflow = false;
       for (;;) {
-        const page = await inbox.page(address, d.cursor, SYNC_PAGE);
+        const page = await readPage(address, d.cursor);
         if (!d.socket.connected || !deps.writable(d.socket)) return;
         for (const msg of page) {
           // a page can be MBs (100 × 64 KiB): send at the reader's pace, never into the cap
@@ -334,30 +365,18 @@ export function createDelivery(deps: {
      * by id on the device; a missed message is not).
      */
     resyncAll() {
-      const queue: Device[] = [];
-      for (const d of allDevices()) {
+      for (const d of [...allDevices()]) {
         if (d.syncing) {
           // its last page may have been read before the outage's missed messages: once more
           d.overflow = true;
           continue;
         }
-        // live messages wait in `pending` from now on, until its turn has drained the inbox
         d.syncing = true;
-        queue.push(d);
+        sync(d).catch((error) => {
+          logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');
+          d.socket.disconnect(true);
+        });
       }
-      // RESYNC_AT_ONCE drains at a time: every node does this the moment Redis is back, and
-      // one inbox read per device at once was a burst of as many commands as devices
-      let next = 0;
-      const drainer = async () => {
-        while (next < queue.length) {
-          const d = queue[next++]!;
-          await sync(d).catch((error) => {
-            logger.error({ err: error }, 'inbox resync failed; disconnecting so the client retries');
-            d.socket.disconnect(true);
-          });
-        }
-      };
-      for (let i = 0; i < Math.min(RESYNC_AT_ONCE, queue.length); i++) void drainer();
     },
 
     /** A device connected: it drains its inbox, then receives live. */
