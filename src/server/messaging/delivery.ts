@@ -31,6 +31,8 @@ const DRAIN_TIMEOUT_MS = 10_000;
 const SYNC_PAGE = 100;
 /** Inbox pages read at once by the drains of one node (see readPage). */
 const PAGES_AT_ONCE = 256;
+/** How long one inbox page read may take before its drain gives up (and its turn). */
+const PAGE_READ_TIMEOUT_MS = 30_000;
 
 /** One connected device of this node. */
 interface Device {
@@ -228,35 +230,52 @@ export function createDelivery(deps: {
    * slow reader's socket, so slow readers cannot hold the others back.
    */
   let pagesReading = 0;
-  const pageTurns: (() => void)[] = [];
+  /** Waiting drains, first at `turnHead` (an index, not shift(): it may hold every device). */
+  let pageTurns: (() => void)[] = [];
+  let turnHead = 0;
   deps.metrics.gauge(
     'p3_messaging_inbox_reads',
     'Inbox pages being read by drains, and drains waiting for their turn',
     ['state'],
     function () {
       this.set({ state: 'reading' }, pagesReading);
-      this.set({ state: 'waiting' }, pageTurns.length);
+      this.set({ state: 'waiting' }, pageTurns.length - turnHead);
     },
   );
-  async function readPage(address: Address, after: string): Promise<DirectMessage[]> {
+  async function readPage(d: Device, after: string): Promise<DirectMessage[]> {
     if (pagesReading >= PAGES_AT_ONCE) await new Promise<void>((turn) => pageTurns.push(turn));
     else pagesReading++;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      return await inbox.page(address, after, SYNC_PAGE);
+      // gone while it waited: nothing to read for it
+      if (!d.socket.connected) return [];
+      // a read that never answers must not keep its turn: the drain fails, the device reconnects
+      return await Promise.race([
+        inbox.page(d.socket.data.address, after, SYNC_PAGE),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error('inbox read timed out')), PAGE_READ_TIMEOUT_MS);
+        }),
+      ]);
     } finally {
-      // the slot goes straight to the next waiting drain, or back
-      const next = pageTurns.shift();
-      if (next) next();
-      else pagesReading--;
+      clearTimeout(timer);
+      // the turn goes straight to the next waiting drain, or back
+      if (turnHead < pageTurns.length) {
+        const next = pageTurns[turnHead]!;
+        pageTurns[turnHead++] = undefined as unknown as () => void;
+        if (turnHead === pageTurns.length) {
+          pageTurns = [];
+          turnHead = 0;
+        }
+        next();
+      } else pagesReading--;
     }
   }
 
   async function sync(d: Device) {
-    const address = d.socket.data.address;
     do {
       d.overflow = false;
       for (;;) {
-        const page = await readPage(address, d.cursor);
+        const page = await readPage(d, d.cursor);
         if (!d.socket.connected || !deps.writable(d.socket)) return;
         for (const msg of page) {
           // a page can be MBs (100 × 64 KiB): send at the reader's pace, never into the cap
