@@ -1,6 +1,7 @@
 import { ErrorCode } from '../../protocol/errors.js';
 import { type Ack, type Address, type DirectMessage, MAX_CONTENT_BYTES } from '../../protocol/messaging.js';
 import { compareStreamIds, type Engine, parseStreamId } from '../engine/types.js';
+import { Turns } from '../limits/turns.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type Inbox, parseNotice, previousId } from './inbox.js';
@@ -223,53 +224,39 @@ export function createDelivery(deps: {
   }
 
   /**
-   * Inbox pages being read, and the drains waiting for their turn to read one. Every device
-   * of a node drains at once when Redis comes back (every node does it at that moment) or
-   * when a reconnect storm brings them all back: one read per device at once was a burst
-   * of as many engine commands as devices. A turn covers the read only, not the wait for a
-   * slow reader's socket, so slow readers cannot hold the others back.
+   * Inbox pages being read, PAGES_AT_ONCE at most. Every device of a node drains at once
+   * when Redis comes back (every node does it at that moment) or when a reconnect storm
+   * brings them all back: one read per device at once was a burst of as many engine
+   * commands as devices. A turn covers the read only, not the wait for a slow reader's
+   * socket, so slow readers cannot hold the others back.
    */
-  let pagesReading = 0;
-  /** Waiting drains, first at `turnHead` (an index, not shift(): it may hold every device). */
-  let pageTurns: (() => void)[] = [];
-  let turnHead = 0;
+  const pageReads = new Turns(PAGES_AT_ONCE);
   deps.metrics.gauge(
     'p3_messaging_inbox_reads',
     'Inbox pages being read by drains, and drains waiting for their turn',
     ['state'],
     function () {
-      this.set({ state: 'reading' }, pagesReading);
-      this.set({ state: 'waiting' }, pageTurns.length - turnHead);
+      this.set({ state: 'reading' }, pageReads.running);
+      this.set({ state: 'waiting' }, pageReads.waiting);
     },
   );
-  async function readPage(d: Device, after: string): Promise<DirectMessage[]> {
-    if (pagesReading >= PAGES_AT_ONCE) await new Promise<void>((turn) => pageTurns.push(turn));
-    else pagesReading++;
-    let timer: NodeJS.Timeout | undefined;
-    try {
+  const readPage = (d: Device, after: string): Promise<DirectMessage[]> =>
+    pageReads.run(async () => {
       // gone while it waited: nothing to read for it
       if (!d.socket.connected) return [];
       // a read that never answers must not keep its turn: the drain fails, the device reconnects
-      return await Promise.race([
-        inbox.page(d.socket.data.address, after, SYNC_PAGE),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error('inbox read timed out')), PAGE_READ_TIMEOUT_MS);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      // the turn goes straight to the next waiting drain, or back
-      if (turnHead < pageTurns.length) {
-        const next = pageTurns[turnHead]!;
-        pageTurns[turnHead++] = undefined as unknown as () => void;
-        if (turnHead === pageTurns.length) {
-          pageTurns = [];
-          turnHead = 0;
-        }
-        next();
-      } else pagesReading--;
-    }
-  }
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        return await Promise.race([
+          inbox.page(d.socket.data.address, after, SYNC_PAGE),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('inbox read timed out')), PAGE_READ_TIMEOUT_MS);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
 
   async function sync(d: Device) {
     do {
