@@ -25,6 +25,19 @@ if (!(rate > 0 && seconds > 0 && Number.isInteger(runs) && runs > 0)) {
   throw new Error('rate and seconds must be positive numbers, runs a positive integer');
 }
 
+/** One run's figures, on stdout. */
+const report = (x: {
+  rate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  serverCpu: number;
+  lost: number;
+}) =>
+  console.log(
+    `${which} ${x.rate}/s p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} p999 ${x.p999.toFixed(2)} ms, cpu ${x.serverCpu.toFixed(3)}, lost ${x.lost}`,
+  );
+
 /** Progress on stderr, with the time (to line up with BENCH_STALLS and --trace-gc). */
 const log = (what: string) => console.error(`${new Date().toISOString()} ${what}`);
 
@@ -45,9 +58,7 @@ if (which.startsWith('dm-')) {
     for (let r = 0; r < runs; r++) {
       log(`run ${r + 1}`);
       const x = await dmStep([a, b], ep, c, rate, seconds);
-      console.log(
-        `${which} ${x.rate}/s p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} p999 ${x.p999.toFixed(2)} ms, cpu ${x.serverCpu.toFixed(3)}, lost ${x.sent - x.received}`,
-      );
+      report({ ...x, lost: x.sent - x.received });
     }
     for (const cl of c.clients) cl.close();
   } finally {
@@ -67,9 +78,7 @@ if (which.startsWith('dm-')) {
     await runOpenLoop(pairs, 5_000, 2, s.cpu);
     for (let r = 0; r < runs; r++) {
       const x = await runOpenLoop(pairs, rate, seconds, s.cpu);
-      console.log(
-        `${which} ${x.rate}/s p50 ${x.p50.toFixed(2)} p99 ${x.p99.toFixed(2)} p999 ${x.p999.toFixed(2)} ms, cpu ${x.serverCpu.toFixed(3)}, lost ${x.lost}`,
-      );
+      report(x);
     }
     for (const p of pairs) {
       p.a.close();
