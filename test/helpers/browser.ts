@@ -119,7 +119,9 @@ function frameLine(dir: '>' | '<', payload: string | Buffer): string {
         ? (data?.code ?? '')
         : f.type === 'ice'
           ? (data?.candidate ?? '').split(' ').slice(4, 8).join(' ') || 'end'
-          : (data?.type ?? '');
+          : f.type === 'joined' && Array.isArray(f.peers)
+            ? `peers=${f.peers.length}`
+            : (data?.type ?? '');
     return `${new Date().toISOString().slice(11, 23)} ${dir} ${f.type} ${f.to ?? f.from ?? f.peerId ?? ''} ${detail}`.trim();
   } catch {
     return `${dir} (not JSON, ${payload.length} bytes)`;
