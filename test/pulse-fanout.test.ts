@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SLICE } from '../src/server/limits/slices.js';
 import { createMetrics } from '../src/server/observability/metrics.js';
-import { Fanout, MAX_QUEUED_FANOUTS } from '../src/server/pulse/fanout.js';
+import { FANOUT_SLICE_MS, Fanout, MAX_QUEUED_FANOUTS } from '../src/server/pulse/fanout.js';
 import { createSession, type PulseSession } from '../src/server/pulse/session.js';
 import type { WsConnection } from '../src/server/ws/endpoint.js';
 
@@ -108,8 +108,11 @@ describe('pulse fan-out', () => {
       fanout.subscribe(s, 'nodes');
     }
     fanout.broadcast('nodes', 'joined:n1');
-    // only the first slice went out at once: the rest waits for later turns of the loop
-    expect(conns.filter((c) => c.sent.length > 0)).toHaveLength(SLICE);
+    // only the first slice went out at once (SLICE sends, fewer if they took over
+    // FANOUT_SLICE_MS): the rest waits for later turns of the loop
+    const first = conns.filter((c) => c.sent.length > 0).length;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThanOrEqual(SLICE);
     fanout.metrics('n1', 'm1');
     fanout.metrics('n1', 'm2'); // replaces m1: that fan-out had not started
     fanout.broadcast('nodes', 'left:n2');
@@ -122,6 +125,35 @@ describe('pulse fan-out', () => {
     expect(turns).toBeGreaterThan(0);
     const text = await metrics.registry.getSingleMetricAsString('p3_pulse_metrics_coalesced_total');
     expect(text).toMatch(/p3_pulse_metrics_coalesced_total 1/);
+    fanout.close();
+  });
+
+  it('ends a slice of a large fan-out after FANOUT_SLICE_MS when sends are slow; a small one goes out whole', async () => {
+    const fanout = new Fanout({ metrics: createMetrics({ defaultMetrics: false }), slowBytes: 1_000_000 });
+    // socket writes that take 0.1 ms each
+    const slowConn = () => {
+      const c = fakeConn();
+      const send = c.sendText.bind(c);
+      c.sendText = (text) => {
+        const until = performance.now() + 0.1;
+        while (performance.now() < until);
+        return send(text);
+      };
+      return c;
+    };
+    const conns = Array.from({ length: SLICE + 100 }, slowConn);
+    for (const c of conns) fanout.subscribe(createSession(c), 'nodes');
+    fanout.broadcast('nodes', 'joined:n1');
+    const first = conns.filter((c) => c.sent.length > 0).length;
+    // the clock is read every 16 sends: the first slice stops at the first reading past it
+    expect(first).toBeGreaterThanOrEqual(Math.ceil(FANOUT_SLICE_MS / 0.1));
+    expect(first).toBeLessThan(SLICE);
+    await vi.waitFor(() => expect(conns.every((c) => c.sent.length === 1)).toBe(true));
+
+    const few = Array.from({ length: 100 }, slowConn);
+    for (const c of few) fanout.subscribe(createSession(c), 'tasks');
+    fanout.broadcast('tasks', 'task:1');
+    expect(few.every((c) => c.sent.length === 1)).toBe(true);
     fanout.close();
   });
 
