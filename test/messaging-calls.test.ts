@@ -117,6 +117,28 @@ describe('messaging calls', () => {
     });
   });
 
+  it('a callee that accepts and hangs up at once (its join failed): the caller is told, both are free', async () => {
+    const [alice, bob] = await users();
+    const [a, b] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    const ring = next(b, 'call:incoming');
+    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+    await ring;
+    const accepted = next(a, 'call:accepted');
+    const ended = next(a, 'call:ended');
+    // the hang-up is sent before the accept is answered
+    const [acc, end] = await Promise.all([
+      call(b, 'call:accepted', { roomId }),
+      call(b, 'call:ended', { roomId, reason: 'hangup' }),
+    ]);
+    expect(acc).toEqual({ ok: true });
+    expect(end).toEqual({ ok: true });
+    expect(await accepted).toEqual({ roomId, from: bob.address });
+    expect(await ended).toEqual({ roomId, from: bob.address, reason: 'hangup' });
+    const again = await call(a, 'call:invite', { to: bob.address, roomId: uniqueId('room'), media: 'audio' });
+    expect(again).toMatchObject({ ok: true, status: 'ringing' });
+  });
+
   it('an unanswered call becomes missed after the ring timeout, on both sides', async () => {
     const [alice, bob] = await users();
     const [a, b] = await Promise.all([client(alice), client(bob)]);

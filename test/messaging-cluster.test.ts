@@ -164,6 +164,36 @@ describe('messaging across two nodes (Redis)', () => {
     expect(ra.roomId).toBe(rb.roomId);
   });
 
+  it('a cancel crossing an accept on the other node leaves no call behind, whichever wins', async () => {
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const [alice, bob] = await newUsers(a.url, 2);
+      const [caller, callee] = await Promise.all([on(a, alice), on(b, bob)]);
+      const roomId = uniqueId('room');
+      const ring = next(callee, 'call:incoming');
+      await call(caller, 'call:invite', { to: bob.address, roomId, media: 'audio' });
+      await ring;
+      const calleeEnded = next(callee, 'call:ended');
+      const [acc, cancel] = await Promise.all([
+        call(callee, 'call:accepted', { roomId }),
+        call(caller, 'call:ended', { roomId }),
+      ]);
+      // the cancel always ends the call: the ringing one, or the one the accept just started
+      expect(cancel).toEqual({ ok: true });
+      expect(await calleeEnded).toMatchObject({ roomId, from: alice.address });
+      outcomes.add(acc.ok ? 'accepted first' : 'cancelled first');
+      const again = await call(caller, 'call:invite', {
+        to: bob.address,
+        roomId: uniqueId('r'),
+        media: 'audio',
+      });
+      expect(again).toMatchObject({ ok: true, status: 'ringing' });
+      caller.close();
+      callee.close();
+    }
+    expect(outcomes.size).toBeGreaterThan(0);
+  });
+
   it('an active call ends across nodes when the party on the other node keeps no device', async () => {
     const [alice, bob] = await newUsers(a.url, 2);
     const [caller, callee, callerElsewhere] = await Promise.all([on(a, alice), on(b, bob), on(b, alice)]);

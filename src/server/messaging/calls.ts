@@ -89,6 +89,56 @@ export function createCalls(deps: {
   };
 
   /**
+   * roomId → the tail of the call operations on that room running on this node. A callee
+   * whose join fails accepts and ends within a few ms, and both handlers wait on the engine:
+   * run side by side, the end read the call as still ringing, its reject lost to the
+   * accept, and the caller was never told. One entry per room with an operation in flight;
+   * the entry goes when its chain is idle.
+   */
+  const turns = new Map<string, Promise<unknown>>();
+  deps.metrics.gauge(
+    'p3_messaging_call_rooms_busy',
+    'Calls with an operation in flight on this node',
+    [],
+    function () {
+      this.set(turns.size);
+    },
+  );
+  function inTurn<T>(roomId: string, op: () => Promise<T>): Promise<T> {
+    const run = (turns.get(roomId) ?? Promise.resolve()).then(op, op);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    turns.set(roomId, tail);
+    void tail.then(() => {
+      if (turns.get(roomId) === tail) turns.delete(roomId);
+    });
+    return run;
+  }
+
+  /** How long a hang-up waits for an accept that won on another node to store the active call. */
+  const ACCEPT_WAIT_MS = 2_000;
+
+  /** The call once an accept in progress (on another node) has stored it as active, or undefined. */
+  async function whenAccepted(roomId: string): Promise<Call | undefined> {
+    // the process clock: an injected `now` may stand still (tests)
+    const until = performance.now() + ACCEPT_WAIT_MS;
+    for (;;) {
+      const call = await load(roomId);
+      if (call?.state === 'active') return call;
+      if (
+        call === undefined ||
+        (await engine.get(resolvedKey(roomId))) !== 'accepted' ||
+        performance.now() >= until
+      ) {
+        return undefined;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /**
    * A call is over: its ring timer and keys go (a pair or busy key only while it still
    * names this call; the three are read at once), then the parties are told, so whoever
    * hears the end and invites again at once is not busy. Told also when the cleanup failed
@@ -164,9 +214,9 @@ export function createCalls(deps: {
     if (call.state === 'ringing') {
       if (call.callee === me) return reject(socket, roomId, reason);
       if (!(await resolve(roomId, 'cancelled'))) {
-        // answered at this very moment: hang up the call that just started
-        const current = await load(roomId);
-        if (current?.state !== 'active') return notFound;
+        // answered at this very moment (on another node: this node's accepts run in turn):
+        // hang up the call that just started, once the accept has stored it
+        if (!(await whenAccepted(roomId))) return notFound;
       } else {
         outcomes.inc({ outcome: 'cancelled' });
       }
@@ -209,9 +259,11 @@ export function createCalls(deps: {
   }
 
   return {
-    accept,
-    reject,
-    end,
+    accept: (socket: MsgSocket, roomId: string) => inTurn(roomId, () => accept(socket, roomId)),
+    reject: (socket: MsgSocket, roomId: string, reason: string | undefined) =>
+      inTurn(roomId, () => reject(socket, roomId, reason)),
+    end: (socket: MsgSocket, roomId: string, reason: string | undefined) =>
+      inTurn(roomId, () => end(socket, roomId, reason)),
 
     async invite(
       socket: MsgSocket,
@@ -242,7 +294,7 @@ export function createCalls(deps: {
         if (other && other.state === 'ringing' && other.caller === to && other.callee === me) {
           // they are calling us at the same moment: answer their call rather than ring a second one
           await giveUp({ ok: true, roomId, status: 'ringing' });
-          const answered = await accept(socket, other.roomId);
+          const answered = await inTurn(other.roomId, () => accept(socket, other.roomId));
           outcomes.inc({ outcome: 'merged' });
           return answered.ok
             ? { ok: true, roomId: other.roomId, status: 'accepted' }
@@ -264,7 +316,9 @@ export function createCalls(deps: {
       outgoing.set(socket.id, roomId);
       if (timers.size < deps.maxTimers) {
         const t = setTimeout(() => {
-          ringTimeout(roomId).catch((e) => deps.logger.warn({ err: e, roomId }, 'ring timeout failed'));
+          inTurn(roomId, () => ringTimeout(roomId)).catch((e) =>
+            deps.logger.warn({ err: e, roomId }, 'ring timeout failed'),
+          );
         }, ringTimeoutMs);
         t.unref();
         timers.set(roomId, t);
@@ -311,7 +365,7 @@ export function createCalls(deps: {
         outgoing.delete(socket.id);
         const call = await load(roomId);
         if (call?.state === 'ringing' && call.caller === me) {
-          await end(socket, roomId, CallEndReason.cancelled);
+          await inTurn(roomId, () => end(socket, roomId, CallEndReason.cancelled));
           return;
         }
       }
@@ -323,7 +377,7 @@ export function createCalls(deps: {
       if (leftTimers.size >= deps.maxTimers) return;
       const t = setTimeout(() => {
         leftTimers.delete(me);
-        endIfLeft(me, active).catch((e) =>
+        inTurn(active, () => endIfLeft(me, active)).catch((e) =>
           deps.logger.warn({ err: e, roomId: active }, 'left-call check failed'),
         );
       }, deps.leftGraceMs);
