@@ -146,6 +146,37 @@ describe('messaging client against the real server', () => {
     expect(await accepted).toMatchObject({ roomId, from: b.address });
   });
 
+  it('drops a call:accepted that comes after the call ended (a cancel crossing an accept); a new call of the room is accepted', async () => {
+    const a = await connect();
+    const b = await connect();
+    const roomId = uniqueId('room');
+    const ring = new Promise((r) => b.c.once('call:incoming', r));
+    await a.c.invite(b.address, roomId, 'audio');
+    await ring;
+    const accepted: unknown[] = [];
+    a.c.on('call:accepted', (x) => accepted.push(x));
+    const ended = new Promise((r) => b.c.once('call:ended', r));
+    await a.c.endCall(roomId);
+    await ended;
+    // what the callee's node says when its accept won there: after the cancel's call:ended
+    t.server.messaging.io.to(a.address).emit('call:accepted', { roomId, from: b.address });
+    // events on one connection arrive in order: once this one is here, that one was handled
+    const marker = new Promise((r) => a.c.once('typing', r));
+    t.server.messaging.io
+      .to(a.address)
+      .emit('typing:indicator', { from: b.address, conversationId: b.address, isTyping: false });
+    await marker;
+    expect(accepted).toEqual([]);
+
+    // the same roomId, a new call: its accept is not stale
+    const again = new Promise((r) => b.c.once('call:incoming', r));
+    await a.c.invite(b.address, roomId, 'audio');
+    await again;
+    await b.c.accept(roomId);
+    await waitFor(() => accepted.length === 1, { what: 'call:accepted of the new call' });
+    expect(accepted).toEqual([{ roomId, from: b.address }]);
+  });
+
   it('a bad fixed token ends in closed with unauthorized', async () => {
     const c = createMessagingClient({ url: t.url, token: 'bad', reconnectPolicy: fast });
     clients.push(c);

@@ -139,6 +139,23 @@ describe('messaging calls', () => {
     expect(again).toMatchObject({ ok: true, status: 'ringing' });
   });
 
+  it('a roomId used again after its call ended rings and is answered as a new call', async () => {
+    const [alice, bob] = await users();
+    const [a, b] = await Promise.all([client(alice), client(bob)]);
+    const roomId = uniqueId('room');
+    await answeredCall(a, b, bob.address, roomId);
+    expect(await call(a, 'call:ended', { roomId })).toEqual({ ok: true });
+    const ring = next(b, 'call:incoming');
+    expect(await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' })).toMatchObject({
+      ok: true,
+      status: 'ringing',
+    });
+    await ring;
+    const accepted = next(a, 'call:accepted');
+    expect(await call(b, 'call:accepted', { roomId })).toEqual({ ok: true });
+    expect(await accepted).toEqual({ roomId, from: bob.address });
+  });
+
   it('an unanswered call becomes missed after the ring timeout, on both sides', async () => {
     const [alice, bob] = await users();
     const [a, b] = await Promise.all([client(alice), client(bob)]);

@@ -22,6 +22,9 @@ import { httpUrl } from './platform.js';
 import { createRetrySchedule } from './retry.js';
 import type { SocketState, StateChange } from './socket.js';
 
+/** Ended calls remembered per client, to drop a call:accepted that arrives after their end. */
+const MAX_ENDED_CALLS = 256;
+
 export interface MessagingEvents {
   [key: string]: unknown;
   state: StateChange;
@@ -123,6 +126,14 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
   const seen = new BoundedSet<string>(options.dedupeWindow ?? 10_000);
   const toAck = new Set<string>();
   const typingSent = new Map<string, number>();
+  /** The last MAX_ENDED_CALLS calls that ended here (a stale call:accepted for one is dropped). */
+  const endedCalls = new Set<string>();
+  const callOver = (roomId: unknown) => {
+    if (typeof roomId !== 'string') return;
+    endedCalls.delete(roomId);
+    endedCalls.add(roomId);
+    if (endedCalls.size > MAX_ENDED_CALLS) endedCalls.delete(endedCalls.values().next().value as string);
+  };
   const presenceSubs = new Set<string>();
   let presenceStatus: 'online' | 'away' | 'busy' | undefined;
   let state: SocketState = 'idle';
@@ -224,10 +235,24 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
   socket.on('message:read', (r) => events.emit('read', r));
   socket.on('presence:update', (p) => events.emit('presence', p));
   socket.on('typing:indicator', (t) => events.emit('typing', t));
-  socket.on('call:incoming', (c) => events.emit('call:incoming', c));
-  socket.on('call:accepted', (c) => events.emit('call:accepted', c));
-  socket.on('call:rejected', (c) => events.emit('call:rejected', c));
-  socket.on('call:ended', (c) => events.emit('call:ended', c));
+  socket.on('call:incoming', (c) => {
+    if (typeof c?.roomId === 'string') endedCalls.delete(c.roomId);
+    events.emit('call:incoming', c);
+  });
+  socket.on('call:accepted', (c) => {
+    // a cancel that crossed the accept on another server node is told first: the accept of a
+    // call that already ended is stale
+    if (typeof c?.roomId === 'string' && endedCalls.has(c.roomId)) return;
+    events.emit('call:accepted', c);
+  });
+  socket.on('call:rejected', (c) => {
+    callOver(c?.roomId);
+    events.emit('call:rejected', c);
+  });
+  socket.on('call:ended', (c) => {
+    callOver(c?.roomId);
+    events.emit('call:ended', c);
+  });
   socket.on('system:announcement', (d) => events.emit('announcement', d));
   socket.on('error', (e) => events.emit('error', ClientError.from(e)));
 
@@ -331,6 +356,7 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
       socket.emit('typing:stop', { conversationId });
     },
     async invite(to, roomId, media) {
+      endedCalls.delete(roomId);
       const ack = await request<CallInviteAck & { ok: true }>('call:invite', { to, roomId, media });
       return { roomId: ack.roomId, status: ack.status };
     },
@@ -338,9 +364,11 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
       await request('call:accepted', { roomId });
     },
     async reject(roomId, reason) {
+      callOver(roomId);
       await request('call:rejected', reason ? { roomId, reason } : { roomId });
     },
     async endCall(roomId, reason) {
+      callOver(roomId);
       await request('call:ended', reason ? { roomId, reason } : { roomId });
     },
     close() {

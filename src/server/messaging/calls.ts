@@ -120,20 +120,19 @@ export function createCalls(deps: {
   /** How long a hang-up waits for an accept that won on another node to store the active call. */
   const ACCEPT_WAIT_MS = 2_000;
 
-  /** The call once an accept in progress (on another node) has stored it as active, or undefined. */
-  async function whenAccepted(roomId: string): Promise<Call | undefined> {
+  /**
+   * After an accept won a call's decision on another node: the call once that accept has
+   * stored it as active; 'gone' when it ended meanwhile or was decided otherwise; 'stuck'
+   * when it is still ringing after ACCEPT_WAIT_MS (the accepting node died halfway).
+   */
+  async function whenAccepted(roomId: string): Promise<Call | 'gone' | 'stuck'> {
     // the process clock: an injected `now` may stand still (tests)
     const until = performance.now() + ACCEPT_WAIT_MS;
     for (;;) {
       const call = await load(roomId);
       if (call?.state === 'active') return call;
-      if (
-        call === undefined ||
-        (await engine.get(resolvedKey(roomId))) !== 'accepted' ||
-        performance.now() >= until
-      ) {
-        return undefined;
-      }
+      if (call === undefined || (await engine.get(resolvedKey(roomId))) !== 'accepted') return 'gone';
+      if (performance.now() >= until) return 'stuck';
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -171,6 +170,9 @@ export function createCalls(deps: {
     call.state = 'active';
     call.answeredBy = socket.id;
     await engine.set(roomKey(roomId), JSON.stringify(call), ACTIVE_TTL_MS);
+    // told as soon as the call is stored: a cancel crossing this accept (another node) waits
+    // for exactly this and then hangs up, and its call:ended should come after this
+    io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me });
     await Promise.all([
       engine.expire(pairKey(call.caller, call.callee), ACTIVE_TTL_MS),
       engine.expire(busyKey(call.caller), ACTIVE_TTL_MS),
@@ -180,7 +182,6 @@ export function createCalls(deps: {
     if (t) clearTimeout(t);
     timers.delete(roomId);
     outcomes.inc({ outcome: 'accepted' });
-    io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me });
     io.to(userRoom(me))
       .except(socket.id)
       .emit('call:ended', { roomId, from: me, reason: CallEndReason.answeredElsewhere });
@@ -190,7 +191,10 @@ export function createCalls(deps: {
   async function ringTimeout(roomId: string) {
     timers.delete(roomId);
     const call = await load(roomId);
-    if (call?.state !== 'ringing' || !(await resolve(roomId, 'missed'))) return;
+    if (call?.state !== 'ringing') return;
+    // decided meanwhile; but an accept that never stored the call (its node died) would
+    // leave it ringing for good with nobody told: it ends here as missed
+    if (!(await resolve(roomId, 'missed')) && (await whenAccepted(roomId)) !== 'stuck') return;
     outcomes.inc({ outcome: 'missed' });
     await finish(call, () => {
       io.to(userRoom(call.callee)).emit('call:ended', {
@@ -208,15 +212,18 @@ export function createCalls(deps: {
 
   async function end(socket: MsgSocket, roomId: string, reason: string | undefined): Promise<Ack> {
     const me = socket.data.address;
-    const call = await load(roomId);
+    let call = await load(roomId);
     if (!call || (call.caller !== me && call.callee !== me)) return notFound;
     const other = call.caller === me ? call.callee : call.caller;
     if (call.state === 'ringing') {
       if (call.callee === me) return reject(socket, roomId, reason);
       if (!(await resolve(roomId, 'cancelled'))) {
         // answered at this very moment (on another node: this node's accepts run in turn):
-        // hang up the call that just started, once the accept has stored it
-        if (!(await whenAccepted(roomId))) return notFound;
+        // hang up the call that just started once the accept has stored it, or the ringing
+        // call if that accept never finished
+        const accepted = await whenAccepted(roomId);
+        if (accepted === 'gone') return notFound;
+        if (accepted !== 'stuck') call = accepted;
       } else {
         outcomes.inc({ outcome: 'cancelled' });
       }
@@ -283,6 +290,8 @@ export function createCalls(deps: {
           error: { code: ErrorCode.badRequest, message: 'roomId is in use by another call' },
         };
       }
+      // a roomId used again: the decision of its earlier call must not decide this one
+      await engine.del(resolvedKey(roomId));
       const undo: string[] = [roomKey(roomId)];
       const giveUp = async (answer: Ack<CallInviteAck>) => {
         await Promise.all(undo.map((k) => engine.del(k)));
