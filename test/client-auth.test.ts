@@ -38,6 +38,24 @@ describe('client sign-in against the real /v1/auth', () => {
     expect(await t.server.auth.tokens.verify(res.token)).toMatchObject({ address: account.address });
   });
 
+  it('waits out the per-IP limit of the auth routes (429, Retry-After) instead of failing', async () => {
+    // 40 sign-ins from one IP are 80 requests: past the burst of 60, some get 429 first
+    const statuses: number[] = [];
+    const counting = async (input: string, init?: RequestInit) => {
+      const res = await fetch(input, init);
+      statuses.push(res.status);
+      return res;
+    };
+    const accounts = Array.from({ length: 40 }, () => newAccount());
+    const results = await Promise.all(
+      accounts.map((signer) =>
+        signInWithEthereum({ url: t.url, signer, domain: TEST_DOMAIN, fetch: counting }),
+      ),
+    );
+    expect(results.map((r) => r.address)).toEqual(accounts.map((a) => a.address));
+    expect(statuses).toContain(429);
+  });
+
   it('signs in with an EIP-1193 wallet (personal_sign of the hex message, wallet chain id)', async () => {
     const account = newAccount();
     const wallet = fakeWallet(account, 10);

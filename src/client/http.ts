@@ -15,9 +15,33 @@ export async function resolveToken(source: TokenSource): Promise<string> {
   return source.getToken();
 }
 
+/** How many times a request refused with 429 is sent again, after the server's Retry-After. */
+const RATE_LIMIT_RETRIES = 3;
+/** A Retry-After longer than this (seconds) is not waited for: the 429 goes to the caller. */
+const MAX_RETRY_AFTER_S = 10;
+
+/** Resolves after `ms`, or rejects with `aborted` when the signal fires first. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ClientError('aborted', 'Request aborted'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new ClientError('aborted', 'Request aborted'));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /**
  * One JSON REST call. Errors become `ClientError`s with the protocol's code (or `network`
  * when no answer came back), so callers can tell "retry later" from "you are not allowed".
+ * A 429 (the server did nothing) is sent again after its Retry-After (1 s when absent), up
+ * to RATE_LIMIT_RETRIES times: many tabs or workers signing in from one IP at once pass the
+ * per-IP limit of the auth routes instead of failing.
  */
 export async function requestJson<T>(
   fetchFn: FetchLike,
@@ -28,16 +52,23 @@ export async function requestJson<T>(
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
   let res: Response;
-  try {
-    res = await fetchFn(String(url), {
-      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
-      headers,
-      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
-      ...(init.signal ? { signal: init.signal } : {}),
-    });
-  } catch (error) {
-    if (init.signal?.aborted) throw new ClientError('aborted', 'Request aborted', { cause: error });
-    throw new ClientError('network', `Request to ${String(url)} failed`, { cause: error });
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetchFn(String(url), {
+        method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+        headers,
+        ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+        ...(init.signal ? { signal: init.signal } : {}),
+      });
+    } catch (error) {
+      if (init.signal?.aborted) throw new ClientError('aborted', 'Request aborted', { cause: error });
+      throw new ClientError('network', `Request to ${String(url)} failed`, { cause: error });
+    }
+    if (res.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
+    const after = Number(res.headers.get('retry-after') ?? '1');
+    if (!(after >= 0 && after <= MAX_RETRY_AFTER_S)) break;
+    await res.body?.cancel().catch(() => {});
+    await pause(after * 1000, init.signal);
   }
   const text = await res.text();
   let body: unknown;

@@ -6,8 +6,21 @@ export function newAccount(): PrivateKeyAccount {
   return privateKeyToAccount(generatePrivateKey());
 }
 
+/**
+ * fetch, sent again after the Retry-After of a 429 (as a client should): the auth routes
+ * limit each IP, and the test files that sign many users in at once all come from 127.0.0.1.
+ */
+async function fetchPatiently(url: string, init?: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(url, init);
+    if (res.status !== 429 || attempt >= 10) return res;
+    await res.body?.cancel();
+    await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get('retry-after') ?? '1')));
+  }
+}
+
 export async function getNonce(baseUrl: string): Promise<string> {
-  const res = await fetch(`${baseUrl}/v1/auth/nonce`);
+  const res = await fetchPatiently(`${baseUrl}/v1/auth/nonce`);
   if (res.status !== 200) throw new Error(`nonce: ${res.status}`);
   return ((await res.json()) as { nonce: string }).nonce;
 }
@@ -30,7 +43,7 @@ export function siweMessage(
 }
 
 export async function verify(baseUrl: string, message: string, signature: string) {
-  const res = await fetch(`${baseUrl}/v1/auth/verify`, {
+  const res = await fetchPatiently(`${baseUrl}/v1/auth/verify`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ message, signature }),
