@@ -117,6 +117,9 @@ export function createCalls(deps: {
     return run;
   }
 
+  /** Set by close(): a wait for another node's accept stops polling. */
+  let closing = false;
+
   /** How long a hang-up waits for an accept that won on another node to store the active call. */
   const ACCEPT_WAIT_MS = 2_000;
 
@@ -132,7 +135,7 @@ export function createCalls(deps: {
       const call = await load(roomId);
       if (call?.state === 'active') return call;
       if (call === undefined || (await engine.get(resolvedKey(roomId))) !== 'accepted') return 'gone';
-      if (performance.now() >= until) return 'stuck';
+      if (performance.now() >= until || closing) return 'stuck';
       await new Promise((r) => setTimeout(r, 20));
     }
   }
@@ -394,12 +397,15 @@ export function createCalls(deps: {
       leftTimers.set(me, t);
     },
 
-    close() {
+    /** Stops the timers; resolves once the call operations in flight on this node are done. */
+    async close(): Promise<void> {
+      closing = true;
       for (const t of timers.values()) clearTimeout(t);
       for (const t of leftTimers.values()) clearTimeout(t);
       timers.clear();
       leftTimers.clear();
       outgoing.clear();
+      await Promise.allSettled([...turns.values()]);
     },
   };
 }

@@ -203,7 +203,7 @@ export async function createMessagingSurface(ctx: SurfaceContext): Promise<Messa
       await Promise.allSettled([...leaving]);
       offReconnect();
       typing.close();
-      calls.close();
+      await calls.close();
       await Promise.allSettled([offChannels(), delivery.close(), presence.close()]);
       await transport.release();
     },
