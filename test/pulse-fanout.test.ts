@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SLICE } from '../src/server/limits/slices.js';
+import { FANOUT_SLICE_MS, SLICE } from '../src/server/limits/slices.js';
 import { createMetrics } from '../src/server/observability/metrics.js';
-import { FANOUT_SLICE_MS, Fanout, MAX_QUEUED_FANOUTS } from '../src/server/pulse/fanout.js';
+import { Fanout, MAX_QUEUED_FANOUTS } from '../src/server/pulse/fanout.js';
 import { createSession, type PulseSession } from '../src/server/pulse/session.js';
 import type { WsConnection } from '../src/server/ws/endpoint.js';
 

@@ -1,5 +1,6 @@
 import type { LaneName } from '../../protocol/lanes.js';
 import { compareStreamIds, type Engine } from '../engine/types.js';
+import { FANOUT_SLICE_MS, inSlices, SLICE } from '../limits/slices.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { type LaneHistory, type LanePage, laneChannel, laneKey, PAGE } from './history.js';
@@ -76,7 +77,16 @@ export function createLaneFeeds(options: {
         if (entries.length > 0) {
           feed.position = entries.at(-1)!.id;
           const page: LanePage = { entries };
-          for (const s of feed.subscribers) s.deliver(feed.lane, page);
+          const lane = feed.lane;
+          if (feed.subscribers.size <= SLICE) for (const s of feed.subscribers) s.deliver(lane, page);
+          // thousands of streams: in slices that yield, so relays and other lanes are not
+          // held up for the whole fan-out; the next page waits for this one (order kept).
+          // A stream added meanwhile gets the page too and skips what its replay covered.
+          else
+            await inSlices(feed.subscribers, SLICE, (s) => s.deliver(lane, page), {
+              budgetMs: FANOUT_SLICE_MS,
+            });
+          if (feed.closed) return;
         }
         if (entries.length < PAGE && !feed.dirty) return;
       }

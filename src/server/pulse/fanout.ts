@@ -1,5 +1,5 @@
 import type { PulseTopic } from '../../protocol/pulse.js';
-import { SLICE } from '../limits/slices.js';
+import { FANOUT_SLICE_MS, SLICE } from '../limits/slices.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { PulseSession } from './session.js';
 
@@ -13,18 +13,6 @@ export interface FanoutOptions {
 
 /** Fan-outs that may wait for their turn before new ones are sent without yielding. */
 export const MAX_QUEUED_FANOUTS = 256;
-
-/**
- * How long one slice of a fan-out larger than SLICE may run before it yields (besides its
- * SLICE sends): a send is 10-18 µs here, so 256 of them held relays for 3-5 ms. Measured
- * with relays at 2k msg/s on the same node while metrics go to 10,000 dashboards every
- * second (six alternated runs each): relay p99 10.7-21.3 ms with 256 sends a slice,
- * 6.7-13.8 ms with 1 ms slices; the last dashboard served 0.94-1.23× after raw `ws`
- * against 1.03-1.21×. 0.5 ms slices cost the last dashboard 1.14-1.36×. Smaller fan-outs
- * still go out whole: with every fan-out timed, 500 updates/s to 100 dashboards (near the
- * core's limit) queued, newer updates replaced queued ones and dashboards got 62 % of them.
- */
-export const FANOUT_SLICE_MS = 1;
 
 interface Job {
   topic: PulseTopic;
