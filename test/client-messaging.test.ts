@@ -23,7 +23,7 @@ describe('messaging client against the real server', () => {
     const c = createMessagingClient({ url: t.url, token, reconnectPolicy: fast, ...extra });
     clients.push(c);
     await waitFor(() => c.state === 'open', { what: 'messaging connected' });
-    return { c, address };
+    return { c, address, token };
   };
 
   it('sends with a clientMsgId, the other device receives it and the sender gets a delivery receipt', async () => {
@@ -141,40 +141,54 @@ describe('messaging client against the real server', () => {
     const incoming = new Promise((r) => b.c.once('call:incoming', r));
     const accepted = new Promise((r) => a.c.once('call:accepted', r));
     expect(await a.c.invite(b.address, roomId, 'video')).toMatchObject({ roomId, status: 'ringing' });
-    expect(await incoming).toEqual({ from: a.address, roomId, media: 'video' });
+    expect(await incoming).toMatchObject({ from: a.address, roomId, media: 'video' });
     await b.c.accept(roomId);
     expect(await accepted).toMatchObject({ roomId, from: b.address });
   });
 
-  it('drops a call:accepted that comes after the call ended (a cancel crossing an accept); a new call of the room is accepted', async () => {
+  it('drops a call:accepted that comes after its call ended (a cancel crossing an accept), not a later call of the room', async () => {
     const a = await connect();
     const b = await connect();
+    // a second device of A: it hears the end of the call from the server
+    const a2 = createMessagingClient({ url: t.url, token: a.token, reconnectPolicy: fast });
+    clients.push(a2);
+    await waitFor(() => a2.state === 'open', { what: 'second device connected' });
     const roomId = uniqueId('room');
     const ring = new Promise((r) => b.c.once('call:incoming', r));
-    await a.c.invite(b.address, roomId, 'audio');
+    const first = await a.c.invite(b.address, roomId, 'audio');
+    expect(first.callId).toEqual(expect.any(String));
     await ring;
     const accepted: unknown[] = [];
+    const accepted2: unknown[] = [];
     a.c.on('call:accepted', (x) => accepted.push(x));
+    a2.on('call:accepted', (x) => accepted2.push(x));
     const ended = new Promise((r) => b.c.once('call:ended', r));
+    const ended2 = new Promise((r) => a2.once('call:ended', r));
     await a.c.endCall(roomId);
-    await ended;
+    await Promise.all([ended, ended2]);
     // what the callee's node says when its accept won there: after the cancel's call:ended
-    t.server.messaging.io.to(a.address).emit('call:accepted', { roomId, from: b.address });
+    const late = { roomId, from: b.address, callId: first.callId };
+    t.server.messaging.io.to(a.address).emit('call:accepted', late);
     // events on one connection arrive in order: once this one is here, that one was handled
-    const marker = new Promise((r) => a.c.once('typing', r));
+    const marks = [a.c, a2].map((c) => new Promise((r) => c.once('typing', r)));
     t.server.messaging.io
       .to(a.address)
       .emit('typing:indicator', { from: b.address, conversationId: b.address, isTyping: false });
-    await marker;
+    await Promise.all(marks);
     expect(accepted).toEqual([]);
+    expect(accepted2).toEqual([]);
 
-    // the same roomId, a new call: its accept is not stale
+    // the same roomId, a new call: its accept reaches both devices of A
     const again = new Promise((r) => b.c.once('call:incoming', r));
-    await a.c.invite(b.address, roomId, 'audio');
+    const second = await a.c.invite(b.address, roomId, 'audio');
+    expect(second.callId).not.toBe(first.callId);
     await again;
     await b.c.accept(roomId);
-    await waitFor(() => accepted.length === 1, { what: 'call:accepted of the new call' });
-    expect(accepted).toEqual([{ roomId, from: b.address }]);
+    await waitFor(() => accepted.length === 1 && accepted2.length === 1, {
+      what: 'call:accepted of the new call',
+    });
+    expect(accepted).toEqual([{ roomId, from: b.address, callId: second.callId }]);
+    expect(accepted2).toEqual(accepted);
   });
 
   it('a bad fixed token ends in closed with unauthorized', async () => {

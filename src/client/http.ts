@@ -20,6 +20,15 @@ const RATE_LIMIT_RETRIES = 3;
 /** A Retry-After longer than this (seconds) is not waited for: the 429 goes to the caller. */
 const MAX_RETRY_AFTER_S = 10;
 
+/** Retry-After in seconds: a number, or an HTTP date; 1 when absent or empty. */
+function retryAfterSeconds(value: string | null): number {
+  if (value === null || value.trim() === '') return 1;
+  const n = Number(value);
+  if (Number.isFinite(n)) return n;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? Number.NaN : Math.max(0, (at - Date.now()) / 1000);
+}
+
 /** Resolves after `ms`, or rejects with `aborted` when the signal fires first. */
 function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -65,10 +74,11 @@ export async function requestJson<T>(
       throw new ClientError('network', `Request to ${String(url)} failed`, { cause: error });
     }
     if (res.status !== 429 || attempt >= RATE_LIMIT_RETRIES) break;
-    const after = Number(res.headers.get('retry-after') ?? '1');
+    const after = retryAfterSeconds(res.headers.get('retry-after'));
     if (!(after >= 0 && after <= MAX_RETRY_AFTER_S)) break;
     await res.body?.cancel().catch(() => {});
-    await pause(after * 1000, init.signal);
+    // up to a fifth more, so clients refused together do not come back together
+    await pause(after * 1000 * (1 + Math.random() / 5), init.signal);
   }
   const text = await res.text();
   let body: unknown;

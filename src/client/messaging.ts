@@ -126,13 +126,32 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
   const seen = new BoundedSet<string>(options.dedupeWindow ?? 10_000);
   const toAck = new Set<string>();
   const typingSent = new Map<string, number>();
-  /** The last MAX_ENDED_CALLS calls that ended here (a stale call:accepted for one is dropped). */
+  /**
+   * The last MAX_ENDED_CALLS calls that ended here, by callId (`room:<roomId>` from a server
+   * that sends none): a call:accepted for one of them is stale and dropped. roomId → the
+   * callId of the latest call of that room seen here, for this client's own hang-ups.
+   */
   const endedCalls = new Set<string>();
-  const callOver = (roomId: unknown) => {
+  const callIds = new Map<string, string>();
+  const keep = (set: Set<string> | Map<string, string>) => {
+    if (set.size > MAX_ENDED_CALLS) set.delete(set.keys().next().value as string);
+  };
+  const seenCall = (roomId: unknown, callId: unknown) => {
     if (typeof roomId !== 'string') return;
-    endedCalls.delete(roomId);
-    endedCalls.add(roomId);
-    if (endedCalls.size > MAX_ENDED_CALLS) endedCalls.delete(endedCalls.values().next().value as string);
+    if (typeof callId !== 'string') {
+      endedCalls.delete(`room:${roomId}`);
+      return;
+    }
+    callIds.delete(roomId);
+    callIds.set(roomId, callId);
+    keep(callIds);
+  };
+  const callOver = (roomId: unknown, callId?: unknown) => {
+    if (typeof roomId !== 'string') return;
+    const key = typeof callId === 'string' ? callId : (callIds.get(roomId) ?? `room:${roomId}`);
+    endedCalls.delete(key);
+    endedCalls.add(key);
+    keep(endedCalls);
   };
   const presenceSubs = new Set<string>();
   let presenceStatus: 'online' | 'away' | 'busy' | undefined;
@@ -236,21 +255,22 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
   socket.on('presence:update', (p) => events.emit('presence', p));
   socket.on('typing:indicator', (t) => events.emit('typing', t));
   socket.on('call:incoming', (c) => {
-    if (typeof c?.roomId === 'string') endedCalls.delete(c.roomId);
+    seenCall(c?.roomId, c?.callId);
     events.emit('call:incoming', c);
   });
   socket.on('call:accepted', (c) => {
     // a cancel that crossed the accept on another server node is told first: the accept of a
     // call that already ended is stale
-    if (typeof c?.roomId === 'string' && endedCalls.has(c.roomId)) return;
+    if (typeof c?.roomId === 'string' && endedCalls.has(c.callId ?? `room:${c.roomId}`)) return;
+    seenCall(c?.roomId, c?.callId);
     events.emit('call:accepted', c);
   });
   socket.on('call:rejected', (c) => {
-    callOver(c?.roomId);
+    callOver(c?.roomId, c?.callId);
     events.emit('call:rejected', c);
   });
   socket.on('call:ended', (c) => {
-    callOver(c?.roomId);
+    callOver(c?.roomId, c?.callId);
     events.emit('call:ended', c);
   });
   socket.on('system:announcement', (d) => events.emit('announcement', d));
@@ -356,9 +376,10 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
       socket.emit('typing:stop', { conversationId });
     },
     async invite(to, roomId, media) {
-      endedCalls.delete(roomId);
+      endedCalls.delete(`room:${roomId}`);
       const ack = await request<CallInviteAck & { ok: true }>('call:invite', { to, roomId, media });
-      return { roomId: ack.roomId, status: ack.status };
+      seenCall(ack.roomId, ack.callId);
+      return { roomId: ack.roomId, status: ack.status, ...(ack.callId ? { callId: ack.callId } : {}) };
     },
     async accept(roomId) {
       await request('call:accepted', { roomId });

@@ -99,12 +99,16 @@ export interface CallIncoming {
   from: Address;
   roomId: string;
   media: CallMedia;
+  /** This call of the room: a roomId may be used again once its call ended. */
+  callId?: string;
 }
 
 export interface CallEvent {
   roomId: string;
   from: Address;
   reason?: string;
+  /** The call the event is about (see CallIncoming.callId). */
+  callId?: string;
 }
 
 /** Why a ring or call ended (`call:ended.reason`); clients may send their own words too. */
@@ -125,7 +129,7 @@ export type AckError = { ok: false; error: ErrorBody };
 export type Ack<T extends object = object> = ({ ok: true } & T) | AckError;
 type AckFn<T extends object = object> = (answer: Ack<T>) => void;
 
-export type CallInviteAck = { roomId: string; status: 'ringing' | 'accepted' };
+export type CallInviteAck = { roomId: string; status: 'ringing' | 'accepted'; callId?: string };
 
 export interface ClientToServerEvents {
   'message:send': (p: MessageSendRequest, ack: AckFn<{ id: string; timestamp: number }>) => void;

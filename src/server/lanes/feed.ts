@@ -78,14 +78,19 @@ export function createLaneFeeds(options: {
           feed.position = entries.at(-1)!.id;
           const page: LanePage = { entries };
           const lane = feed.lane;
-          if (feed.subscribers.size <= SLICE) for (const s of feed.subscribers) s.deliver(lane, page);
+          // one stream's failure must not cost the others the page (the position has moved)
+          const deliver = (s: FeedSubscriber) => {
+            try {
+              s.deliver(lane, page);
+            } catch (error) {
+              logger.warn({ err: (error as Error).message, lane }, 'lane delivery to a stream failed');
+            }
+          };
+          if (feed.subscribers.size <= SLICE) for (const s of feed.subscribers) deliver(s);
           // thousands of streams: in slices that yield, so relays and other lanes are not
           // held up for the whole fan-out; the next page waits for this one (order kept).
           // A stream added meanwhile gets the page too and skips what its replay covered.
-          else
-            await inSlices(feed.subscribers, SLICE, (s) => s.deliver(lane, page), {
-              budgetMs: FANOUT_SLICE_MS,
-            });
+          else await inSlices(feed.subscribers, SLICE, deliver, { budgetMs: FANOUT_SLICE_MS });
           if (feed.closed) return;
         }
         if (entries.length < PAGE && !feed.dirty) return;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../protocol/errors.js';
 import {
   type Ack,
@@ -13,13 +14,24 @@ import type { Metrics } from '../observability/metrics.js';
 import { userRoom } from './delivery.js';
 import type { MsgServer, MsgSocket } from './transport.js';
 
-interface Call {
+/** What the engine keeps of a call: written once by the invite, never changed. */
+interface StoredCall {
   roomId: string;
+  /** This call of the room (a roomId may be used again once its call ended). */
+  callId: string;
   caller: Address;
   callee: Address;
   media: CallMedia;
-  state: 'ringing' | 'active';
   createdAt: number;
+}
+
+/**
+ * A call as read: its state comes from its decision key (SET NX), the one step that changes
+ * it, so a late or slow step can never write an ended call back.
+ */
+interface Call extends StoredCall {
+  /** `ending`: rejected, cancelled or missed, its keys on their way out. */
+  state: 'ringing' | 'active' | 'ending';
   /** The callee's socket that answered. */
   answeredBy?: string;
 }
@@ -36,10 +48,12 @@ const notFound: Ack = {
 /**
  * Call invitations, with their state in the engine so that caller and callee may sit on
  * different nodes:
- * - `call:room:<roomId>`: the call; `call:pair:<a>|<b>`: at most one call per pair;
- *   `call:busy:<address>`: at most one call per address (else `busy`);
- * - `call:resolved:<roomId>` (SET NX): exactly one of accept, reject, cancel and the
- *   ring timeout decides a ringing call, even when two devices answer at once.
+ * - `call:room:<roomId>`: the call, as the invite wrote it; `call:pair:<a>|<b>`: at most one
+ *   call per pair; `call:busy:<address>`: at most one call per address (else `busy`);
+ * - `call:resolved:<roomId>:<callId>` (SET NX): exactly one of accept (`accepted:<socket>`),
+ *   reject, cancel and the ring timeout decides a ringing call, even when two devices answer
+ *   at once; it is the call's state. An accept only extends the keys' lifetimes (a no-op on
+ *   keys a finished call deleted), so nothing brings an ended call back.
  * Two users inviting each other at once: the second invite finds the pair taken by the
  * first one's ringing call and answers it instead, so there is one call, not two.
  * The ring timer runs on the inviting node; if that node dies, the keys still expire.
@@ -62,7 +76,7 @@ export function createCalls(deps: {
   const roomKey = (roomId: string) => `call:room:${roomId}`;
   const pairKey = (a: Address, b: Address) => `call:pair:${a < b ? `${a}|${b}` : `${b}|${a}`}`;
   const busyKey = (a: Address) => `call:busy:${a}`;
-  const resolvedKey = (roomId: string) => `call:resolved:${roomId}`;
+  const resolvedKey = (call: StoredCall) => `call:resolved:${call.roomId}:${call.callId}`;
   const timers = new Map<string, NodeJS.Timeout>();
   /** socket id → roomId of the call it is ringing out (cancelled when it leaves). */
   const outgoing = new Map<string, string>();
@@ -85,7 +99,13 @@ export function createCalls(deps: {
 
   const load = async (roomId: string): Promise<Call | undefined> => {
     const raw = await engine.get(roomKey(roomId));
-    return raw ? (JSON.parse(raw) as Call) : undefined;
+    if (!raw) return undefined;
+    const stored = JSON.parse(raw) as StoredCall;
+    const decision = await engine.get(resolvedKey(stored));
+    if (decision === null) return { ...stored, state: 'ringing' };
+    if (decision.startsWith('accepted:'))
+      return { ...stored, state: 'active', answeredBy: decision.slice(9) };
+    return { ...stored, state: 'ending' };
   };
 
   /**
@@ -117,29 +137,6 @@ export function createCalls(deps: {
     return run;
   }
 
-  /** Set by close(): a wait for another node's accept stops polling. */
-  let closing = false;
-
-  /** How long a hang-up waits for an accept that won on another node to store the active call. */
-  const ACCEPT_WAIT_MS = 2_000;
-
-  /**
-   * After an accept won a call's decision on another node: the call once that accept has
-   * stored it as active; 'gone' when it ended meanwhile or was decided otherwise; 'stuck'
-   * when it is still ringing after ACCEPT_WAIT_MS (the accepting node died halfway).
-   */
-  async function whenAccepted(roomId: string): Promise<Call | 'gone' | 'stuck'> {
-    // the process clock: an injected `now` may stand still (tests)
-    const until = performance.now() + ACCEPT_WAIT_MS;
-    for (;;) {
-      const call = await load(roomId);
-      if (call?.state === 'active') return call;
-      if (call === undefined || (await engine.get(resolvedKey(roomId))) !== 'accepted') return 'gone';
-      if (performance.now() >= until || closing) return 'stuck';
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
   /**
    * A call is over: its ring timer and keys go (a pair or busy key only while it still
    * names this call; the three are read at once), then the parties are told, so whoever
@@ -162,53 +159,58 @@ export function createCalls(deps: {
   }
 
   /** Decides a ringing call; false when something else decided it first. */
-  const resolve = (roomId: string, how: string) =>
-    engine.setIfAbsent(resolvedKey(roomId), how, ACTIVE_TTL_MS);
+  const resolve = (call: StoredCall, how: string) =>
+    engine.setIfAbsent(resolvedKey(call), how, ACTIVE_TTL_MS);
 
   async function accept(socket: MsgSocket, roomId: string): Promise<Ack> {
     const me = socket.data.address;
     const call = await load(roomId);
     if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
-    if (!(await resolve(roomId, 'accepted'))) return notFound;
-    call.state = 'active';
-    call.answeredBy = socket.id;
-    await engine.set(roomKey(roomId), JSON.stringify(call), ACTIVE_TTL_MS);
-    // told as soon as the call is stored: a cancel crossing this accept (another node) waits
-    // for exactly this and then hangs up, and its call:ended should come after this
-    io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me });
+    // the call is active from here on, on every node
+    if (!(await resolve(call, `accepted:${socket.id}`))) return notFound;
+    const { callId } = call;
+    io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me, callId });
+    // an active call's keys live ACTIVE_TTL_MS; on keys a hang-up already deleted, a no-op.
+    // The call is active whatever this step does: a failure is logged, not answered
     await Promise.all([
+      engine.expire(roomKey(roomId), ACTIVE_TTL_MS),
       engine.expire(pairKey(call.caller, call.callee), ACTIVE_TTL_MS),
       engine.expire(busyKey(call.caller), ACTIVE_TTL_MS),
       engine.expire(busyKey(call.callee), ACTIVE_TTL_MS),
-    ]);
+    ]).catch((error) =>
+      deps.logger.warn(
+        { err: error, roomId },
+        'call accepted; extending its keys failed (they expire with the ring)',
+      ),
+    );
     const t = timers.get(roomId);
     if (t) clearTimeout(t);
     timers.delete(roomId);
     outcomes.inc({ outcome: 'accepted' });
     io.to(userRoom(me))
       .except(socket.id)
-      .emit('call:ended', { roomId, from: me, reason: CallEndReason.answeredElsewhere });
+      .emit('call:ended', { roomId, from: me, reason: CallEndReason.answeredElsewhere, callId });
     return { ok: true };
   }
 
   async function ringTimeout(roomId: string) {
     timers.delete(roomId);
     const call = await load(roomId);
-    if (call?.state !== 'ringing') return;
-    // decided meanwhile; but an accept that never stored the call (its node died) would
-    // leave it ringing for good with nobody told: it ends here as missed
-    if (!(await resolve(roomId, 'missed')) && (await whenAccepted(roomId)) !== 'stuck') return;
+    if (call?.state !== 'ringing' || !(await resolve(call, 'missed'))) return;
     outcomes.inc({ outcome: 'missed' });
+    const { callId } = call;
     await finish(call, () => {
       io.to(userRoom(call.callee)).emit('call:ended', {
         roomId,
         from: call.caller,
         reason: CallEndReason.missed,
+        callId,
       });
       io.to(userRoom(call.caller)).emit('call:ended', {
         roomId,
         from: call.callee,
         reason: CallEndReason.missed,
+        callId,
       });
     });
   }
@@ -216,26 +218,24 @@ export function createCalls(deps: {
   async function end(socket: MsgSocket, roomId: string, reason: string | undefined): Promise<Ack> {
     const me = socket.data.address;
     let call = await load(roomId);
-    if (!call || (call.caller !== me && call.callee !== me)) return notFound;
+    if (!call || (call.caller !== me && call.callee !== me) || call.state === 'ending') return notFound;
     const other = call.caller === me ? call.callee : call.caller;
     if (call.state === 'ringing') {
       if (call.callee === me) return reject(socket, roomId, reason);
-      if (!(await resolve(roomId, 'cancelled'))) {
-        // answered at this very moment (on another node: this node's accepts run in turn):
-        // hang up the call that just started once the accept has stored it, or the ringing
-        // call if that accept never finished
-        const accepted = await whenAccepted(roomId);
-        if (accepted === 'gone') return notFound;
-        if (accepted !== 'stuck') call = accepted;
-      } else {
-        outcomes.inc({ outcome: 'cancelled' });
+      if (await resolve(call, 'cancelled')) outcomes.inc({ outcome: 'cancelled' });
+      else {
+        // decided at this very moment on another node (this node's run in turn): an accept
+        // started the call, which this hangs up; anything else ends it on its own
+        call = await load(roomId);
+        if (call?.state !== 'active') return notFound;
       }
     }
     for (const [sid, r] of outgoing) if (r === roomId) outgoing.delete(sid);
     const why = reason ?? (call.state === 'ringing' ? CallEndReason.cancelled : CallEndReason.hangup);
+    const { callId } = call;
     await finish(call, () => {
-      io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why });
-      io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why });
+      io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: why, callId });
+      io.to(userRoom(me)).except(socket.id).emit('call:ended', { roomId, from: me, reason: why, callId });
     });
     return { ok: true };
   }
@@ -244,13 +244,19 @@ export function createCalls(deps: {
     const me = socket.data.address;
     const call = await load(roomId);
     if (!call || call.callee !== me || call.state !== 'ringing') return notFound;
-    if (!(await resolve(roomId, 'rejected'))) return notFound;
+    if (!(await resolve(call, 'rejected'))) return notFound;
     outcomes.inc({ outcome: 'rejected' });
+    const { callId } = call;
     await finish(call, () => {
-      io.to(userRoom(call.caller)).emit('call:rejected', { roomId, from: me, reason: reason ?? 'rejected' });
+      io.to(userRoom(call.caller)).emit('call:rejected', {
+        roomId,
+        from: me,
+        reason: reason ?? 'rejected',
+        callId,
+      });
       io.to(userRoom(me))
         .except(socket.id)
-        .emit('call:ended', { roomId, from: me, reason: CallEndReason.rejectedElsewhere });
+        .emit('call:ended', { roomId, from: me, reason: CallEndReason.rejectedElsewhere, callId });
     });
     return { ok: true };
   }
@@ -264,7 +270,12 @@ export function createCalls(deps: {
     const other = call.caller === me ? call.callee : call.caller;
     outcomes.inc({ outcome: 'left' });
     await finish(call, () => {
-      io.to(userRoom(other)).emit('call:ended', { roomId, from: me, reason: CallEndReason.left });
+      io.to(userRoom(other)).emit('call:ended', {
+        roomId,
+        from: me,
+        reason: CallEndReason.left,
+        callId: call.callId,
+      });
     });
   }
 
@@ -283,18 +294,29 @@ export function createCalls(deps: {
       const { to, roomId, media } = req;
       if (to === me)
         return { ok: false, error: { code: ErrorCode.badRequest, message: 'Cannot call yourself' } };
-      const call: Call = { roomId, caller: me, callee: to, media, state: 'ringing', createdAt: now() };
+      const call: StoredCall = {
+        roomId,
+        callId: randomUUID(),
+        caller: me,
+        callee: to,
+        media,
+        createdAt: now(),
+      };
+      const { callId } = call;
       if (!(await engine.setIfAbsent(roomKey(roomId), JSON.stringify(call), ringTtl))) {
         const existing = await load(roomId);
-        if (existing?.caller === me && existing.callee === to)
-          return { ok: true, roomId, status: existing.state === 'active' ? 'accepted' : 'ringing' };
+        if (existing?.caller === me && existing.callee === to && existing.state !== 'ending')
+          return {
+            ok: true,
+            roomId,
+            status: existing.state === 'active' ? 'accepted' : 'ringing',
+            callId: existing.callId,
+          };
         return {
           ok: false,
           error: { code: ErrorCode.badRequest, message: 'roomId is in use by another call' },
         };
       }
-      // a roomId used again: the decision of its earlier call must not decide this one
-      await engine.del(resolvedKey(roomId));
       const undo: string[] = [roomKey(roomId)];
       const giveUp = async (answer: Ack<CallInviteAck>) => {
         await Promise.all(undo.map((k) => engine.del(k)));
@@ -305,11 +327,11 @@ export function createCalls(deps: {
         const other = theirs ? await load(theirs) : undefined;
         if (other && other.state === 'ringing' && other.caller === to && other.callee === me) {
           // they are calling us at the same moment: answer their call rather than ring a second one
-          await giveUp({ ok: true, roomId, status: 'ringing' });
+          await giveUp({ ok: true, roomId, status: 'ringing', callId });
           const answered = await inTurn(other.roomId, () => accept(socket, other.roomId));
           outcomes.inc({ outcome: 'merged' });
           return answered.ok
-            ? { ok: true, roomId: other.roomId, status: 'accepted' }
+            ? { ok: true, roomId: other.roomId, status: 'accepted', callId: other.callId }
             : (answered as Ack<CallInviteAck>);
         }
         outcomes.inc({ outcome: 'busy' });
@@ -336,22 +358,23 @@ export function createCalls(deps: {
         timers.set(roomId, t);
       }
       outcomes.inc({ outcome: 'ringing' });
-      io.to(userRoom(to)).emit('call:incoming', { from: me, roomId, media });
-      if ((await engine.get(resolvedKey(roomId))) === 'accepted') {
+      io.to(userRoom(to)).emit('call:incoming', { from: me, roomId, media, callId });
+      const rung = await load(roomId);
+      if (rung?.callId === callId && rung.state === 'active') {
         // answered (by a crossing invite) before we rang: stop the ring on the callee's other devices
-        const now = await load(roomId);
         await Promise.all([
           engine.expire(busyKey(me), ACTIVE_TTL_MS),
           engine.expire(busyKey(to), ACTIVE_TTL_MS),
         ]);
         const ring = io.to(userRoom(to));
-        (now?.answeredBy ? ring.except(now.answeredBy) : ring).emit('call:ended', {
+        (rung.answeredBy ? ring.except(rung.answeredBy) : ring).emit('call:ended', {
           roomId,
           from: to,
           reason: CallEndReason.answeredElsewhere,
+          callId,
         });
       }
-      return { ok: true, roomId, status: 'ringing' };
+      return { ok: true, roomId, status: 'ringing', callId };
     },
 
     /** A device that connects while a call to its address rings, rings too. */
@@ -360,7 +383,12 @@ export function createCalls(deps: {
       const roomId = await engine.get(busyKey(me));
       const call = roomId ? await load(roomId) : undefined;
       if (call?.state === 'ringing' && call.callee === me) {
-        socket.emit('call:incoming', { from: call.caller, roomId: call.roomId, media: call.media });
+        socket.emit('call:incoming', {
+          from: call.caller,
+          roomId: call.roomId,
+          media: call.media,
+          callId: call.callId,
+        });
       }
     },
 
@@ -399,7 +427,6 @@ export function createCalls(deps: {
 
     /** Stops the timers; resolves once the call operations in flight on this node are done. */
     async close(): Promise<void> {
-      closing = true;
       for (const t of timers.values()) clearTimeout(t);
       for (const t of leftTimers.values()) clearTimeout(t);
       timers.clear();

@@ -181,9 +181,13 @@ export class Fanout {
       for (;;) {
         if (job.cancelled) break;
         // a slice ends after SLICE sends, or within a large fan-out after FANOUT_SLICE_MS (the
-        // clock is read every 16 sends)
+        // clock is read every 16 sends, not before the first: a slice sends at least 16)
         const late =
-          bounded && job.large && (budget & 15) === 0 && performance.now() - start >= FANOUT_SLICE_MS;
+          bounded &&
+          job.large &&
+          budget < SLICE &&
+          (budget & 15) === 0 &&
+          performance.now() - start >= FANOUT_SLICE_MS;
         if (budget-- <= 0 || late) {
           setImmediate(() => this.#drain());
           return;
