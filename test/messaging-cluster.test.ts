@@ -196,6 +196,52 @@ describe('messaging across two nodes (Redis)', () => {
     }
   });
 
+  it("an earlier call's ring timer does not end a new call of the same roomId (accepted on the other node)", async () => {
+    const [alice, bob] = await newUsers(a.url, 2);
+    const [caller, callee] = await Promise.all([on(a, alice), on(b, bob)]);
+    const roomId = uniqueId('room');
+    const t0 = performance.now();
+    await answeredCall(caller, callee, bob.address, roomId);
+    // accepted and hung up on node b: the ring timer on node a is not stopped there
+    expect(await call(callee, 'call:ended', { roomId })).toEqual({ ok: true });
+    // the first call's ring timer (500 ms) still runs when the room rings again
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 250 - performance.now())));
+    const ring = next(callee, 'call:incoming');
+    const t1 = performance.now();
+    const again = (await call(caller, 'call:invite', { to: bob.address, roomId, media: 'audio' })) as {
+      callId: string;
+    };
+    await ring;
+    const missed = next(callee, 'call:ended');
+    expect(await missed).toMatchObject({ roomId, reason: 'missed', callId: again.callId });
+    // missed on its own timer (≥ 500 ms after t1: it starts after t1), not on the first
+    // call's (≈ 250 ms after t1)
+    expect(performance.now() - t1).toBeGreaterThanOrEqual(495);
+  });
+
+  it('both parties hanging up at once on two nodes: one of them ends the call, each side is told once', async () => {
+    for (let i = 0; i < 5; i++) {
+      const [alice, bob] = await newUsers(a.url, 2);
+      const [caller, callee] = await Promise.all([on(a, alice), on(b, bob)]);
+      const roomId = uniqueId('room');
+      await answeredCall(caller, callee, bob.address, roomId);
+      const endsA = record(caller, 'call:ended');
+      const endsB = record(callee, 'call:ended');
+      const acks = await Promise.all([
+        call(caller, 'call:ended', { roomId }),
+        call(callee, 'call:ended', { roomId }),
+      ]);
+      expect(acks.filter((x) => x.ok)).toHaveLength(1);
+      const loser = acks[0]!.ok ? endsB : endsA;
+      await waitFor(() => loser.length > 0, { what: 'call:ended to the other party' });
+      // nothing more comes: a marker sent after it arrives first
+      await call(caller, 'presence:subscribe', { addresses: [bob.address] });
+      expect(endsA.length + endsB.length).toBe(1);
+      caller.close();
+      callee.close();
+    }
+  });
+
   it('an active call ends across nodes when the party on the other node keeps no device', async () => {
     const [alice, bob] = await newUsers(a.url, 2);
     const [caller, callee, callerElsewhere] = await Promise.all([on(a, alice), on(b, bob), on(b, alice)]);

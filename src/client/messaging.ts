@@ -377,8 +377,12 @@ export function createMessagingClient(options: MessagingClientOptions): Messagin
     },
     async invite(to, roomId, media) {
       endedCalls.delete(`room:${roomId}`);
+      // this client's hang-up before the ack names the new call by its room until then
+      callIds.delete(roomId);
       const ack = await request<CallInviteAck & { ok: true }>('call:invite', { to, roomId, media });
+      const endedMeanwhile = endedCalls.has(`room:${ack.roomId}`);
       seenCall(ack.roomId, ack.callId);
+      if (endedMeanwhile && ack.callId) callOver(ack.roomId, ack.callId);
       return { roomId: ack.roomId, status: ack.status, ...(ack.callId ? { callId: ack.callId } : {}) };
     },
     async accept(roomId) {

@@ -77,9 +77,18 @@ export function createCalls(deps: {
   const pairKey = (a: Address, b: Address) => `call:pair:${a < b ? `${a}|${b}` : `${b}|${a}`}`;
   const busyKey = (a: Address) => `call:busy:${a}`;
   const resolvedKey = (call: StoredCall) => `call:resolved:${call.roomId}:${call.callId}`;
-  const timers = new Map<string, NodeJS.Timeout>();
-  /** socket id → roomId of the call it is ringing out (cancelled when it leaves). */
-  const outgoing = new Map<string, string>();
+  /** SET NX by whoever ends an active call: exactly one hang-up (or `left`) finishes it. */
+  const overKey = (call: StoredCall) => `call:over:${call.roomId}:${call.callId}`;
+  /** roomId → the ring timer of the call this node rang out (its callId: a room may ring again). */
+  const timers = new Map<string, { callId: string; t: NodeJS.Timeout }>();
+  const stopRing = (call: StoredCall) => {
+    const r = timers.get(call.roomId);
+    if (r?.callId !== call.callId) return;
+    clearTimeout(r.t);
+    timers.delete(call.roomId);
+  };
+  /** socket id → the call it is ringing out (cancelled when it leaves). */
+  const outgoing = new Map<string, { roomId: string; callId: string }>();
   /** address → the check, after the grace period, of an active call whose party left. */
   const leftTimers = new Map<Address, NodeJS.Timeout>();
   const outcomes = deps.metrics.counter('p3_messaging_calls_total', 'Call invitations by outcome', [
@@ -103,9 +112,9 @@ export function createCalls(deps: {
     const stored = JSON.parse(raw) as StoredCall;
     const decision = await engine.get(resolvedKey(stored));
     if (decision === null) return { ...stored, state: 'ringing' };
-    if (decision.startsWith('accepted:'))
-      return { ...stored, state: 'active', answeredBy: decision.slice(9) };
-    return { ...stored, state: 'ending' };
+    if (!decision.startsWith('accepted:')) return { ...stored, state: 'ending' };
+    if ((await engine.get(overKey(stored))) !== null) return { ...stored, state: 'ending' };
+    return { ...stored, state: 'active', answeredBy: decision.slice(9) };
   };
 
   /**
@@ -145,8 +154,8 @@ export function createCalls(deps: {
    */
   async function finish(call: Call, announce: () => void): Promise<void> {
     try {
-      clearTimeout(timers.get(call.roomId));
-      timers.delete(call.roomId);
+      stopRing(call);
+      for (const [sid, o] of outgoing) if (o.callId === call.callId) outgoing.delete(sid);
       const shared = [pairKey(call.caller, call.callee), busyKey(call.caller), busyKey(call.callee)];
       const owners = await Promise.all(shared.map((k) => engine.get(k)));
       await Promise.all([
@@ -161,6 +170,31 @@ export function createCalls(deps: {
   /** Decides a ringing call; false when something else decided it first. */
   const resolve = (call: StoredCall, how: string) =>
     engine.setIfAbsent(resolvedKey(call), how, ACTIVE_TTL_MS);
+  /**
+   * Whether `call`'s invite has finished (it sets the callee's busy key last): a crossing
+   * invite answers only such a call, not one whose invite may still give up (busy) and
+   * delete its keys. Waits up to 300 ms for an invite in progress.
+   */
+  async function rungOut(call: StoredCall): Promise<boolean> {
+    const until = performance.now() + 300;
+    for (;;) {
+      if ((await engine.get(busyKey(call.callee))) === call.roomId) return true;
+      if (performance.now() >= until || (await engine.get(roomKey(call.roomId))) === null) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  /** Claims the end of an active call; false when another hang-up (or `left`) claimed it. */
+  const claimEnd = (call: StoredCall) => engine.setIfAbsent(overKey(call), '1', ACTIVE_TTL_MS);
+
+  /** An active call's keys live ACTIVE_TTL_MS; on keys a hang-up already deleted, a no-op. */
+  const extend = (call: StoredCall) =>
+    Promise.all([
+      engine.expire(roomKey(call.roomId), ACTIVE_TTL_MS),
+      engine.expire(pairKey(call.caller, call.callee), ACTIVE_TTL_MS),
+      engine.expire(busyKey(call.caller), ACTIVE_TTL_MS),
+      engine.expire(busyKey(call.callee), ACTIVE_TTL_MS),
+    ]);
 
   async function accept(socket: MsgSocket, roomId: string): Promise<Ack> {
     const me = socket.data.address;
@@ -170,22 +204,15 @@ export function createCalls(deps: {
     if (!(await resolve(call, `accepted:${socket.id}`))) return notFound;
     const { callId } = call;
     io.to(userRoom(call.caller)).emit('call:accepted', { roomId, from: me, callId });
-    // an active call's keys live ACTIVE_TTL_MS; on keys a hang-up already deleted, a no-op.
-    // The call is active whatever this step does: a failure is logged, not answered
-    await Promise.all([
-      engine.expire(roomKey(roomId), ACTIVE_TTL_MS),
-      engine.expire(pairKey(call.caller, call.callee), ACTIVE_TTL_MS),
-      engine.expire(busyKey(call.caller), ACTIVE_TTL_MS),
-      engine.expire(busyKey(call.callee), ACTIVE_TTL_MS),
-    ]).catch((error) =>
+    // the call is active whatever this step does: a failure is logged, not answered (the
+    // ring timeout extends the keys again)
+    await extend(call).catch((error) =>
       deps.logger.warn(
         { err: error, roomId },
         'call accepted; extending its keys failed (they expire with the ring)',
       ),
     );
-    const t = timers.get(roomId);
-    if (t) clearTimeout(t);
-    timers.delete(roomId);
+    stopRing(call);
     outcomes.inc({ outcome: 'accepted' });
     io.to(userRoom(me))
       .except(socket.id)
@@ -193,12 +220,30 @@ export function createCalls(deps: {
     return { ok: true };
   }
 
-  async function ringTimeout(roomId: string) {
-    timers.delete(roomId);
+  async function ringTimeout(roomId: string, callId: string) {
+    if (timers.get(roomId)?.callId === callId) timers.delete(roomId);
     const call = await load(roomId);
-    if (call?.state !== 'ringing' || !(await resolve(call, 'missed'))) return;
+    // a later call of the room rings on its own timer
+    if (call?.callId !== callId) return;
+    if (call.state === 'active') {
+      // accepted: its keys live on even if the accepting node died before extending them
+      await extend(call);
+      return;
+    }
+    if (call.state === 'ending') {
+      // decided, and its keys still here a ring later: whoever decided it died before
+      // finishing. It ends now and both sides are told
+      await finish(call, () => {
+        for (const [to, from] of [
+          [call.callee, call.caller],
+          [call.caller, call.callee],
+        ] as const)
+          io.to(userRoom(to)).emit('call:ended', { roomId, from, reason: CallEndReason.cancelled, callId });
+      });
+      return;
+    }
+    if (!(await resolve(call, 'missed'))) return;
     outcomes.inc({ outcome: 'missed' });
-    const { callId } = call;
     await finish(call, () => {
       io.to(userRoom(call.callee)).emit('call:ended', {
         roomId,
@@ -226,11 +271,13 @@ export function createCalls(deps: {
       else {
         // decided at this very moment on another node (this node's run in turn): an accept
         // started the call, which this hangs up; anything else ends it on its own
-        call = await load(roomId);
-        if (call?.state !== 'active') return notFound;
+        const now = await load(roomId);
+        if (now?.callId !== call.callId || now.state !== 'active') return notFound;
+        call = now;
       }
     }
-    for (const [sid, r] of outgoing) if (r === roomId) outgoing.delete(sid);
+    // an active call: exactly one hang-up (or `left`) ends it and tells the parties
+    if (call.state === 'active' && !(await claimEnd(call))) return notFound;
     const why = reason ?? (call.state === 'ringing' ? CallEndReason.cancelled : CallEndReason.hangup);
     const { callId } = call;
     await finish(call, () => {
@@ -267,6 +314,7 @@ export function createCalls(deps: {
     if (call?.state !== 'active' || (call.caller !== me && call.callee !== me)) return;
     if (await deps.hasDevices(me)) return;
     if ((await engine.get(busyKey(me))) !== roomId) return;
+    if (!(await claimEnd(call))) return;
     const other = call.caller === me ? call.callee : call.caller;
     outcomes.inc({ outcome: 'left' });
     await finish(call, () => {
@@ -325,7 +373,13 @@ export function createCalls(deps: {
       if (!(await engine.setIfAbsent(pairKey(me, to), roomId, ringTtl))) {
         const theirs = await engine.get(pairKey(me, to));
         const other = theirs ? await load(theirs) : undefined;
-        if (other && other.state === 'ringing' && other.caller === to && other.callee === me) {
+        if (
+          other &&
+          other.state === 'ringing' &&
+          other.caller === to &&
+          other.callee === me &&
+          (await rungOut(other))
+        ) {
           // they are calling us at the same moment: answer their call rather than ring a second one
           await giveUp({ ok: true, roomId, status: 'ringing', callId });
           const answered = await inTurn(other.roomId, () => accept(socket, other.roomId));
@@ -347,15 +401,17 @@ export function createCalls(deps: {
         outcomes.inc({ outcome: 'busy' });
         return giveUp(busy(MessagingErrorCode.busy, 'The callee is in another call'));
       }
-      outgoing.set(socket.id, roomId);
+      outgoing.set(socket.id, { roomId, callId });
       if (timers.size < deps.maxTimers) {
+        const earlier = timers.get(roomId);
+        if (earlier) clearTimeout(earlier.t);
         const t = setTimeout(() => {
-          inTurn(roomId, () => ringTimeout(roomId)).catch((e) =>
+          inTurn(roomId, () => ringTimeout(roomId, callId)).catch((e) =>
             deps.logger.warn({ err: e, roomId }, 'ring timeout failed'),
           );
         }, ringTimeoutMs);
         t.unref();
-        timers.set(roomId, t);
+        timers.set(roomId, { callId, t });
       }
       outcomes.inc({ outcome: 'ringing' });
       io.to(userRoom(to)).emit('call:incoming', { from: me, roomId, media, callId });
@@ -400,11 +456,12 @@ export function createCalls(deps: {
      */
     async drop(socket: MsgSocket) {
       const me = socket.data.address;
-      const roomId = outgoing.get(socket.id);
-      if (roomId) {
+      const out = outgoing.get(socket.id);
+      if (out) {
         outgoing.delete(socket.id);
+        const { roomId } = out;
         const call = await load(roomId);
-        if (call?.state === 'ringing' && call.caller === me) {
+        if (call?.callId === out.callId && call.state === 'ringing' && call.caller === me) {
           await inTurn(roomId, () => end(socket, roomId, CallEndReason.cancelled));
           return;
         }
@@ -427,7 +484,7 @@ export function createCalls(deps: {
 
     /** Stops the timers; resolves once the call operations in flight on this node are done. */
     async close(): Promise<void> {
-      for (const t of timers.values()) clearTimeout(t);
+      for (const r of timers.values()) clearTimeout(r.t);
       for (const t of leftTimers.values()) clearTimeout(t);
       timers.clear();
       leftTimers.clear();
