@@ -220,6 +220,22 @@ export function createCalls(deps: {
     return { ok: true };
   }
 
+  /** A decided call whose keys are still there this long after: its finish never came. */
+  const ABANDONED_AFTER_MS = 5_000;
+
+  /** Ends a call decided but never finished (the deciding node died), telling both sides. */
+  async function finishAbandoned(roomId: string, callId: string) {
+    const call = await load(roomId);
+    if (call?.callId !== callId || call.state !== 'ending') return;
+    await finish(call, () => {
+      for (const [to, from] of [
+        [call.callee, call.caller],
+        [call.caller, call.callee],
+      ] as const)
+        io.to(userRoom(to)).emit('call:ended', { roomId, from, reason: CallEndReason.cancelled, callId });
+    });
+  }
+
   async function ringTimeout(roomId: string, callId: string) {
     if (timers.get(roomId)?.callId === callId) timers.delete(roomId);
     const call = await load(roomId);
@@ -231,15 +247,14 @@ export function createCalls(deps: {
       return;
     }
     if (call.state === 'ending') {
-      // decided, and its keys still here a ring later: whoever decided it died before
-      // finishing. It ends now and both sides are told
-      await finish(call, () => {
-        for (const [to, from] of [
-          [call.callee, call.caller],
-          [call.caller, call.callee],
-        ] as const)
-          io.to(userRoom(to)).emit('call:ended', { roomId, from, reason: CallEndReason.cancelled, callId });
-      });
+      // decided and being finished, usually on another node at this very moment; if its
+      // keys are still here a while later, whoever decided it died before finishing
+      const t = setTimeout(() => {
+        inTurn(roomId, () => finishAbandoned(roomId, callId)).catch((e) =>
+          deps.logger.warn({ err: e, roomId }, 'abandoned call check failed'),
+        );
+      }, ABANDONED_AFTER_MS);
+      t.unref();
       return;
     }
     if (!(await resolve(call, 'missed'))) return;
