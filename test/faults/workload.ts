@@ -288,7 +288,13 @@ export async function runWorkload(o: WorkloadOptions): Promise<WorkloadCounts> {
         // an attempt whose result meets the outage waits out its 3 s deadline before the next
         // one. One run under the full suite ended with a task not done (cause not seen: the
         // status of such a task is now printed); more attempts than the default 3 leave room
-        { kind: 'echo', payload: { i }, capability: 'echo', timeoutMs: 3_000, maxAttempts: 10 },
+        {
+          kind: 'echo',
+          payload: { i },
+          capability: 'echo',
+          timeoutMs: 3_000,
+          maxAttempts: Number(process.env.P3_TEST_TASK_ATTEMPTS ?? 10),
+        },
         TEST_SERVICE_KEY,
       );
       taskIds.push(r.taskId);

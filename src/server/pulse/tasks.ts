@@ -31,6 +31,8 @@ export interface TaskQueueDeps {
 export type TaskQueue = ReturnType<typeof createTaskQueue>;
 
 const ENQUEUE = '|enqueue';
+/** A claim that covers settling an attempt (a result, a requeue): `<taskId>|settle-<uuid>`. */
+const SETTLE = '|settle-';
 
 /**
  * Task distribution with state in the engine, so a server node may die at any point:
@@ -127,10 +129,27 @@ export function createTaskQueue(deps: TaskQueueDeps) {
     return r.taskId;
   }
 
+  /**
+   * Takes an attempt from its deadline member (the step that decides between a result, the
+   * deadline and the node leaving), covered by a claim until what follows is saved: when the
+   * process or Redis fails in between, the claim runs out and recoverClaim puts the deadline
+   * back, where a bare removal left the task `assigned` with nothing to move it again.
+   * Resolves with the claim to remove once done, or null when another step took it.
+   */
+  async function takeAttempt(taskId: string, attempt: number): Promise<string | null> {
+    const claim = `${taskId}${SETTLE}${randomUUID()}`;
+    await engine.leaseAdd(K.claims, claim, claimMs);
+    if (await engine.leaseRemove(K.deadlines, deadlineMember(taskId, attempt))) return claim;
+    await engine.leaseRemove(K.claims, claim);
+    return null;
+  }
+
   /** Takes an attempt away from its node if it still has it; true when this call did. */
   async function release(taskId: string, attempt: number, reason: string, refund = false) {
-    if (!(await engine.leaseRemove(K.deadlines, deadlineMember(taskId, attempt)))) return false;
+    const claim = await takeAttempt(taskId, attempt);
+    if (!claim) return false;
     await requeue(taskId, attempt, reason, refund);
+    await engine.leaseRemove(K.claims, claim);
     return true;
   }
 
@@ -175,7 +194,8 @@ export function createTaskQueue(deps: TaskQueueDeps) {
     const attempt = s.inflight.get(result.taskId) ?? r?.attempts ?? 0;
     s.inflight.delete(result.taskId);
     const holds = r && r.status === 'assigned' && r.node === node.nodeId && r.attempts === attempt;
-    if (!holds || !(await engine.leaseRemove(K.deadlines, deadlineMember(result.taskId, attempt)))) {
+    const claim = holds ? await takeAttempt(result.taskId, attempt) : null;
+    if (!holds || !claim) {
       events.inc({ event: 'late_result' });
       s.conn.error(
         PulseErrorCode.unknownTask,
@@ -189,6 +209,7 @@ export function createTaskQueue(deps: TaskQueueDeps) {
     r.deadline = null;
     r.updatedAt = now();
     await store.save(r);
+    await engine.leaseRemove(K.claims, claim);
     view.addLoad(node.nodeId, -1);
     await engine.hdel(K.held(node.nodeId), r.taskId);
     finished(r);
@@ -232,7 +253,11 @@ export function createTaskQueue(deps: TaskQueueDeps) {
       const d = parseDeadlineMember(member);
       if (!d) continue;
       events.inc({ event: 'deadline_missed' });
+      // covered like takeAttempt: a requeue cut short is recovered when the claim runs out
+      const claim = `${d.taskId}${SETTLE}${randomUUID()}`;
+      await engine.leaseAdd(K.claims, claim, claimMs);
       await requeue(d.taskId, d.attempt, 'deadline missed');
+      await engine.leaseRemove(K.claims, claim);
     }
     for (const member of await engine.leaseExpire(K.claims)) await recoverClaim(member);
     for (const c of view.capabilities()) void dispatch(c);
