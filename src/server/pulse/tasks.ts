@@ -129,6 +129,13 @@ export function createTaskQueue(deps: TaskQueueDeps) {
     return r.taskId;
   }
 
+  /** A claim covering the settling of one attempt of `taskId` (unique: several may race). */
+  async function settleClaim(taskId: string): Promise<string> {
+    const claim = `${taskId}${SETTLE}${randomUUID()}`;
+    await engine.leaseAdd(K.claims, claim, claimMs);
+    return claim;
+  }
+
   /**
    * Takes an attempt from its deadline member (the step that decides between a result, the
    * deadline and the node leaving), covered by a claim until what follows is saved: when the
@@ -137,8 +144,7 @@ export function createTaskQueue(deps: TaskQueueDeps) {
    * Resolves with the claim to remove once done, or null when another step took it.
    */
   async function takeAttempt(taskId: string, attempt: number): Promise<string | null> {
-    const claim = `${taskId}${SETTLE}${randomUUID()}`;
-    await engine.leaseAdd(K.claims, claim, claimMs);
+    const claim = await settleClaim(taskId);
     if (await engine.leaseRemove(K.deadlines, deadlineMember(taskId, attempt))) return claim;
     await engine.leaseRemove(K.claims, claim);
     return null;
@@ -254,8 +260,7 @@ export function createTaskQueue(deps: TaskQueueDeps) {
       if (!d) continue;
       events.inc({ event: 'deadline_missed' });
       // covered like takeAttempt: a requeue cut short is recovered when the claim runs out
-      const claim = `${d.taskId}${SETTLE}${randomUUID()}`;
-      await engine.leaseAdd(K.claims, claim, claimMs);
+      const claim = await settleClaim(d.taskId);
       await requeue(d.taskId, d.attempt, 'deadline missed');
       await engine.leaseRemove(K.claims, claim);
     }
