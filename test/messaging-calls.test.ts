@@ -12,6 +12,7 @@ import {
   newUsers,
   next,
   record,
+  ringingCall,
   type User,
 } from './helpers/messaging.js';
 import { startServer, type TestServer, uniqueId } from './helpers/server.js';
@@ -87,9 +88,7 @@ describe('messaging calls', () => {
     const a = await client(alice);
     const [b1, b2] = await Promise.all([client(bob), client(bob)]);
     const roomId = uniqueId('room');
-    const ring = next(b2, 'call:incoming');
-    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
+    await ringingCall(a, b2, bob.address, roomId);
     const rejected = next(a, 'call:rejected');
     const stop = next(b2, 'call:ended');
     expect(await call(b1, 'call:rejected', { roomId, reason: 'declined' })).toEqual({ ok: true });
@@ -104,9 +103,7 @@ describe('messaging calls', () => {
     const [alice, bob] = await users();
     const [a, b] = await Promise.all([client(alice), client(bob)]);
     const roomId = uniqueId('room');
-    const ring = next(b, 'call:incoming');
-    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
+    await ringingCall(a, b, bob.address, roomId);
     const ended = next(b, 'call:ended');
     expect(await call(a, 'call:ended', { roomId })).toEqual({ ok: true });
     expect(await ended).toMatchObject({ roomId, from: alice.address, reason: 'cancelled' });
@@ -120,9 +117,7 @@ describe('messaging calls', () => {
     const [alice, bob] = await users();
     const [a, b] = await Promise.all([client(alice), client(bob)]);
     const roomId = uniqueId('room');
-    const ring = next(b, 'call:incoming');
-    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
+    await ringingCall(a, b, bob.address, roomId);
     const accepted = next(a, 'call:accepted');
     const ended = next(a, 'call:ended');
     // the hang-up is sent before the accept is answered
@@ -215,9 +210,7 @@ describe('messaging calls', () => {
     const [alice, bob] = await users();
     const [a, b] = await Promise.all([client(alice), client(bob)]);
     const roomId = uniqueId('room');
-    const ring = next(b, 'call:incoming');
-    await call(a, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-    await ring;
+    await ringingCall(a, b, bob.address, roomId);
     const ended = next(b, 'call:ended');
     a.close();
     expect(await ended).toMatchObject({ roomId, from: alice.address, reason: 'cancelled' });

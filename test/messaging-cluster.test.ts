@@ -13,6 +13,7 @@ import {
   next,
   reconnect,
   record,
+  ringingCall,
   sessionOf,
   type User,
 } from './helpers/messaging.js';
@@ -169,9 +170,7 @@ describe('messaging across two nodes (Redis)', () => {
       const [alice, bob] = await newUsers(a.url, 2);
       const [caller, callee] = await Promise.all([on(a, alice), on(b, bob)]);
       const roomId = uniqueId('room');
-      const ring = next(callee, 'call:incoming');
-      await call(caller, 'call:invite', { to: bob.address, roomId, media: 'audio' });
-      await ring;
+      await ringingCall(caller, callee, bob.address, roomId);
       const calleeEnded = next(callee, 'call:ended');
       const [acc, cancel] = await Promise.all([
         call(callee, 'call:accepted', { roomId }),

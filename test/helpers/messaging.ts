@@ -106,11 +106,17 @@ export function newUsers(baseUrl: string, n: number): Promise<User[]> {
  * `caller` rings `callee` (a device of `to`) in `roomId` and the callee accepts: an active
  * call. Throws if the invite or the accept is refused.
  */
-export async function answeredCall(caller: Client, callee: Client, to: `0x${string}`, roomId: string) {
+/** `caller` invites `to` to an audio call in `roomId`; resolves once `callee` (a device of `to`) rings. */
+export async function ringingCall(caller: Client, callee: Client, to: `0x${string}`, roomId: string) {
   const ring = next(callee, 'call:incoming');
   const invited = await call(caller, 'call:invite', { to, roomId, media: 'audio' });
   if (!invited.ok) throw new Error(`invite refused: ${JSON.stringify(invited)}`);
   await ring;
+  return invited;
+}
+
+export async function answeredCall(caller: Client, callee: Client, to: `0x${string}`, roomId: string) {
+  await ringingCall(caller, callee, to, roomId);
   const accepted = await call(callee, 'call:accepted', { roomId });
   if (!accepted.ok) throw new Error(`accept refused: ${JSON.stringify(accepted)}`);
 }
